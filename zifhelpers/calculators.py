@@ -37,7 +37,10 @@ __all__ = [
     "neighbor_list",
     "load_calculator",
     "default_device",
+    "single_points",
 ]
+
+EV_PER_A3_TO_GPA = 160.21766208
 
 _LEGACY_KEYS = ("r_max", "type_names", "n_species", "nequip_version", "model_dtype")
 
@@ -284,3 +287,45 @@ def load_calculator(
         "deployed nequip 0.5/0.6 TorchScript file (.pth) or a nequip >= 0.7 "
         "compiled model (.nequip.pth or .nequip.pt2)"
     )
+
+
+def single_points(
+    calc: Calculator, structures: dict[str, Atoms], progress: bool = True
+) -> pandas.DataFrame:  # noqa: F821
+    """Energy per atom (eV), max force (eV/Å) and pressure (GPa) of each structure.
+
+    Parameters
+    ----------
+    calc : ase Calculator
+    structures : dict
+        Name -> Atoms (periodic).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by name, columns ``n_atoms``, ``energy_eV``,
+        ``energy_per_atom_eV``, ``max_force_eV_A``, ``pressure_GPa``,
+        ``seconds``.
+    """
+    import time
+
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    rows = {}
+    for name, atoms in tqdm(structures.items(), desc="single points", disable=not progress):
+        atoms = atoms.copy()
+        atoms.calc = calc
+        start = time.perf_counter()
+        energy = atoms.get_potential_energy()
+        forces = atoms.get_forces()
+        stress = atoms.get_stress(voigt=True)
+        rows[name] = {
+            "n_atoms": len(atoms),
+            "energy_eV": energy,
+            "energy_per_atom_eV": energy / len(atoms),
+            "max_force_eV_A": float(np.linalg.norm(forces, axis=1).max()),
+            "pressure_GPa": float(-stress[:3].mean() * EV_PER_A3_TO_GPA),
+            "seconds": time.perf_counter() - start,
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")

@@ -224,7 +224,7 @@ def fetch(name: str) -> Path:
             f"could not download {name} from {entry.url} ({err.__class__.__name__}: "
             f"{err}). Offline? Set {MIRROR_ENV} to a folder holding a copy of the "
             f"data (e.g. export {MIRROR_ENV}=../shared/data)."
-        ) from err
+        ) from None
     return Path(got)
 
 

@@ -1,0 +1,30 @@
+"""CI executes the notebooks headless (smoke profile) and checks their numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from zifhelpers.runner import run_notebooks
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("smoke")
+    outcomes = run_notebooks(["00"], profile="smoke", output_dir=out, progress=False)
+    return out, {o.notebook: o for o in outcomes}
+
+
+def test_notebook_00_reproduces(smoke_run):
+    out, outcomes = smoke_run
+    outcome = outcomes["00_data_and_models"]
+    assert outcome.ok, f"{outcome.error}\n{outcome.failing_source}"
+    values = outcome.results["values"]
+    assert values["n_files_verified"] == 98
+    assert values["crystal_energy_eV"] == pytest.approx(-60083.21, abs=0.05)
+    assert values["crystal_cn_Zn_N"] == 4.0
+    # paper: 3.93 for the ab initio glasses
+    assert values["glass_cn_Zn_N_mean"] == pytest.approx(3.93, abs=0.005)
+    # the glasses lie above the crystal in energy
+    assert 2 < values["glass_minus_crystal_meV_atom_mean"] < 40
+    assert (out / "figures" / "00_structures_and_model.png").is_file()
+    assert (out / "figures" / "00_structures_and_model.pdf").is_file()

@@ -1,0 +1,70 @@
+"""The papermill runner: profiles, output folder, failure report, results."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from zifhelpers import profiles, runner
+from zifhelpers.results import comparison_table, read_results, write_results
+
+
+def _notebook(path, body):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell('profile = "smoke"\nresults_dir = "."\nfigures_dir = "."')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(body)]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_failing_notebook_is_reported_with_its_cell(tmp_path):
+    src = tmp_path / "nbs"
+    src.mkdir()
+    good = _notebook(
+        src / "01_good.ipynb",
+        "from zifhelpers.results import write_results\n"
+        "write_results('01_good', profile, {'answer': 42}, results_dir)",
+    )
+    bad = _notebook(src / "02_bad.ipynb", "x = 1\nraise RuntimeError('boom in the cell')")
+    out = tmp_path / "out"
+    outcomes = runner.run_notebooks([str(good), str(bad)], profile="quick", output_dir=out, progress=False)
+    assert [o.ok for o in outcomes] == [True, False]
+    failed = outcomes[1]
+    assert "boom in the cell" in failed.error
+    assert "raise RuntimeError" in failed.failing_source
+    assert failed.failing_cell is not None
+    merged = json.loads((out / "results.json").read_text())
+    assert merged["01_good"]["values"] == {"answer": 42}
+    assert merged["01_good"]["profile"] == "quick"
+    # the committed notebooks are untouched
+    assert nbformat.read(bad, as_version=4).cells[1].outputs == []
+
+
+def test_output_folder_cannot_be_the_notebook_folder(tmp_path):
+    nb = _notebook(tmp_path / "01_x.ipynb", "pass")
+    with pytest.raises(ValueError, match="overwrite the committed notebooks"):
+        runner.run_notebooks([str(nb)], output_dir=tmp_path, progress=False)
+
+
+def test_unknown_notebook_and_profile():
+    with pytest.raises(ValueError, match="00_data_and_models"):
+        runner.find_notebooks(["99"])
+    with pytest.raises(ValueError, match="smoke"):
+        profiles.check_profile("fast")
+    assert runner.find_notebooks(["00"])[0].stem == "00_data_and_models"
+
+
+def test_results_round_trip_and_table(tmp_path):
+    path = write_results("nb", "smoke", {"k_GPa": 1.5, "nan": float("nan")}, tmp_path, {"k_GPa": 1.69})
+    record = read_results(path)
+    assert record["values"] == {"k_GPa": 1.5, "nan": None}
+    assert record["environment"]["torch"].startswith("2.13")
+    table = comparison_table([("K", 1.5, 1.69, "GPa"), ("x", 2.0, None, "")])
+    assert table.loc["K", "difference (%)"] == pytest.approx(-11.2)
+    (tmp_path / "broken.json").write_text('{"notebook": "x"}')
+    with pytest.raises(ValueError, match="lacks the field 'profile'"):
+        read_results(tmp_path / "broken.json")

@@ -1,0 +1,105 @@
+"""Results JSON written by every notebook, and the side-by-side table."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["write_results", "read_results", "comparison_table", "environment_info"]
+
+
+def environment_info() -> dict[str, str]:
+    """Versions and device, stored with every result."""
+    import ase
+    import numpy
+    import torch
+
+    device = "cpu"
+    if torch.cuda.is_available():
+        device = f"cuda:{torch.cuda.get_device_name(0)}"
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "ase": ase.__version__,
+        "numpy": numpy.__version__,
+        "device": device,
+        "host_cpus": str(os.cpu_count()),
+    }
+
+
+def _clean(value: Any) -> Any:
+    """Make numpy scalars/arrays and NaN JSON-safe."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_results(
+    notebook: str,
+    profile: str,
+    values: dict[str, Any],
+    results_dir: str | os.PathLike,
+    paper: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``results_dir/<notebook>.json`` and return its path.
+
+    Parameters
+    ----------
+    notebook : str
+        The notebook's file stem, e.g. ``"00_data_and_models"``.
+    profile : str
+        The profile that produced the numbers.
+    values : dict
+        Our numbers (keys carry units, e.g. ``"cn_Zn_N_glass_mean"``).
+    paper : dict, optional
+        The paper's values for the same keys, where the paper gives one.
+    """
+    path = Path(results_dir) / f"{notebook}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "notebook": notebook,
+        "profile": profile,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "environment": environment_info(),
+        "values": _clean(values),
+        "paper": _clean(paper or {}),
+    }
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def read_results(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a results JSON written by :func:`write_results`."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from err
+    for key in ("notebook", "profile", "values"):
+        if key not in record:
+            raise ValueError(f"{path}: results JSON lacks the field {key!r}")
+    return record
+
+
+def comparison_table(rows: list[tuple[str, float, float | None, str]]) -> pd.DataFrame:
+    """Side-by-side table: quantity, ours, paper, unit, and the relative difference.
+
+    ``rows`` holds ``(quantity, ours, paper, unit)``; ``paper`` may be None.
+    """
+    frame = pd.DataFrame(rows, columns=["quantity", "this work", "paper", "unit"])
+    paper = pd.to_numeric(frame["paper"], errors="coerce")
+    frame["difference (%)"] = (100 * (frame["this work"] - paper) / paper).round(1)
+    return frame.set_index("quantity")
