@@ -6,11 +6,45 @@ triclinic-safe and fast on thousands of atoms.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers
+from ase.units import kB
 
-__all__ = ["pairs", "coordination", "density", "structure_summary"]
+__all__ = [
+    "pairs",
+    "coordination",
+    "density",
+    "structure_summary",
+    "rdf",
+    "pmf",
+    "bond_angles",
+    "angle_distribution",
+    "msd",
+    "pore_volume",
+]
+
+Frames = Atoms | Sequence[Atoms]
+
+#: J/mol per eV
+EV_TO_KJ_PER_MOL = 96.485332
+
+
+def _frames(frames: Frames, stride: int = 1) -> list[Atoms]:
+    if isinstance(frames, Atoms):
+        return [frames]
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    selected = list(frames)[::stride]
+    if not selected:
+        raise ValueError("no frames to analyse")
+    return selected
 
 #: g/cm^3 per (amu/A^3)
 AMU_PER_A3_TO_G_PER_CM3 = 1.66053906660
@@ -100,3 +134,205 @@ def structure_summary(atoms: Atoms, cutoff: float = 2.5) -> dict[str, float | st
     for k in (3, 4, 5):
         summary[f"frac_Zn_cn{k}"] = float(np.mean(cn == k))
     return summary
+
+
+def rdf(
+    frames: Frames,
+    a: str,
+    b: str,
+    r_max: float = 10.0,
+    n_bins: int = 200,
+    stride: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Partial radial distribution function g_ab(r), periodic and triclinic.
+
+    g_ab(r) = <n_ab(r)> / (N_a ρ_b 4πr² dr) with ρ_b = (N_b − δ_ab)/V, so that
+    an ideal gas gives exactly 1 on average. Frames are averaged with equal
+    weight, each normalised by its own volume. ``r_max`` may exceed half the
+    cell: periodic images are counted.
+
+    Returns
+    -------
+    r : numpy.ndarray
+        Bin centres in Å.
+    g : numpy.ndarray
+        g_ab(r).
+    """
+    selected = _frames(frames, stride)
+    edges = np.linspace(0.0, r_max, n_bins + 1)
+    shell = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
+    total = np.zeros(n_bins)
+    for atoms in selected:
+        _, _, d = pairs(atoms, a, b, r_max)
+        n_a = int((atoms.numbers == atomic_numbers[a]).sum())
+        n_b = int((atoms.numbers == atomic_numbers[b]).sum()) - (a == b)
+        hist, _ = np.histogram(d, bins=edges)
+        total += hist / (n_a * n_b / atoms.get_volume() * shell)
+    return 0.5 * (edges[1:] + edges[:-1]), total / len(selected)
+
+
+def pmf(g: np.ndarray, temperature: float, units: str = "kJ/mol") -> np.ndarray:
+    """Potential of mean force F = −k_B T (ln g − ln g_max).
+
+    Zero at the maximum of ``g``; NaN where g = 0. Used by Castel et al. (2024)
+    for Zn–N (radial) and N–Zn–N (angular) distributions.
+
+    Parameters
+    ----------
+    g : numpy.ndarray
+        A radial distribution function or an angle distribution.
+    temperature : float
+        Temperature in K.
+    units : {"kJ/mol", "eV"}
+    """
+    if units not in ("kJ/mol", "eV"):
+        raise ValueError(f"units must be 'kJ/mol' or 'eV', got {units!r}")
+    g = np.asarray(g, dtype=float)
+    with np.errstate(divide="ignore"):
+        free = -kB * temperature * (np.log(g) - np.log(g.max()))
+    free[~np.isfinite(free)] = np.nan
+    return free * EV_TO_KJ_PER_MOL if units == "kJ/mol" else free
+
+
+def bond_angles(
+    atoms: Atoms, center: str = "Zn", neighbor: str = "N", cutoff: float = 2.5
+) -> np.ndarray:
+    """Every neighbor–center–neighbor angle (degrees), e.g. N–Zn–N.
+
+    Neighbours are the ``neighbor`` atoms within ``cutoff`` Å of each center.
+    """
+    import vesin
+
+    mask_c, mask_n = _species_mask(atoms, center), _species_mask(atoms, neighbor)
+    nl = vesin.NeighborList(cutoff=float(cutoff), full_list=True)
+    i, j, vec = nl.compute(
+        points=atoms.positions, box=atoms.cell.array,
+        periodic=bool(atoms.pbc.all()), quantities="ijD",
+    )
+    keep = mask_c[i] & mask_n[j]
+    i, vec = i[keep], vec[keep]
+    order = np.argsort(i, kind="stable")
+    i, vec = i[order], vec[order]
+    unit = vec / np.linalg.norm(vec, axis=1)[:, None]
+    starts = np.flatnonzero(np.r_[True, np.diff(i) != 0])
+    counts = np.diff(np.r_[starts, len(i)])
+    angles = []
+    for start, count in zip(starts, counts, strict=True):
+        u = unit[start : start + count]
+        upper = np.triu_indices(count, 1)
+        cos = np.clip((u @ u.T)[upper], -1.0, 1.0)
+        angles.append(np.degrees(np.arccos(cos)))
+    return np.concatenate(angles) if angles else np.zeros(0)
+
+
+def angle_distribution(
+    frames: Frames,
+    center: str = "Zn",
+    neighbor: str = "N",
+    cutoff: float = 2.5,
+    n_bins: int = 180,
+    stride: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised distribution P(θ) of neighbor–center–neighbor angles.
+
+    Returns
+    -------
+    theta : numpy.ndarray
+        Bin centres in degrees (0–180).
+    p : numpy.ndarray
+        Probability density per degree (integrates to 1).
+    """
+    angles = np.concatenate(
+        [bond_angles(atoms, center, neighbor, cutoff) for atoms in _frames(frames, stride)]
+    )
+    p, edges = np.histogram(angles, bins=n_bins, range=(0.0, 180.0), density=True)
+    return 0.5 * (edges[1:] + edges[:-1]), p
+
+
+def msd(frames: Sequence[Atoms], species: str | None = None) -> np.ndarray:
+    """Mean square displacement (Å²) of each frame from the first.
+
+    Positions are unwrapped frame to frame with the minimum image, so frames
+    must be close enough in time that no atom moves half a cell between two.
+    """
+    frames = _frames(frames)
+    first = frames[0]
+    mask = np.ones(len(first), bool) if species is None else _species_mask(first, species)
+    disp = np.zeros((int(mask.sum()), 3))
+    prev = first.positions[mask]
+    out = [0.0]
+    for atoms in frames[1:]:
+        now = atoms.positions[mask]
+        step = now - prev
+        frac = np.linalg.solve(atoms.cell.array.T, step.T).T
+        step -= np.round(frac) @ atoms.cell.array
+        disp += step
+        prev = now
+        out.append(float((disp**2).sum(axis=1).mean()))
+    return np.array(out)
+
+
+@contextlib.contextmanager
+def _quiet_fds():
+    """Silence C/C++ output on stdout and stderr (Zeo++ prints a lot)."""
+    saved = [os.dup(1), os.dup(2)]
+    with open(os.devnull, "w") as null:
+        try:
+            os.dup2(null.fileno(), 1)
+            os.dup2(null.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+_ZEO_FIELDS = re.compile(r"(AV_cm\^3/g|NAV_cm\^3/g|AV_Volume_fraction|NAV_Volume_fraction):\s*(\S+)")
+
+
+def pore_volume(
+    atoms: Atoms, probe_radius: float = 1.2, samples_per_atom: int = 2000
+) -> dict[str, float]:
+    """Pore volume with Zeo++ (through pyzeo): accessible + non-accessible.
+
+    Castel et al. (2024) report the total (accessible + non-accessible) volume
+    for a helium-sized probe of radius 1.2 Å, with Zeo++'s default radii.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+    probe_radius : float
+        Probe (and channel) radius in Å.
+    samples_per_atom : int
+        Zeo++ Monte Carlo samples per atom.
+
+    Returns
+    -------
+    dict
+        ``total_cm3_kg``, ``accessible_cm3_kg``, ``non_accessible_cm3_kg`` and
+        the matching volume fractions ``total_fraction`` etc.
+    """
+    from pyzeo.area_volume import volume
+    from pyzeo.netstorage import AtomNetwork
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "frame.cif")
+        atoms.write(path, format="cif")
+        with _quiet_fds():
+            network = AtomNetwork.read_from_CIF(path)
+            text = volume(network, probe_radius, probe_radius, samples_per_atom)
+    text = text.decode() if isinstance(text, bytes) else text
+    fields = dict(_ZEO_FIELDS.findall(text))
+    if len(fields) != 4:
+        raise RuntimeError(f"could not parse Zeo++'s volume output: {text!r}")
+    acc, nacc = float(fields["AV_cm^3/g"]) * 1e3, float(fields["NAV_cm^3/g"]) * 1e3
+    fa, fn = float(fields["AV_Volume_fraction"]), float(fields["NAV_Volume_fraction"])
+    return {
+        "total_cm3_kg": acc + nacc,
+        "accessible_cm3_kg": acc,
+        "non_accessible_cm3_kg": nacc,
+        "total_fraction": fa + fn,
+        "accessible_fraction": fa,
+        "non_accessible_fraction": fn,
+    }

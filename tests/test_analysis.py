@@ -1,0 +1,105 @@
+"""Structure analysis with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase import Atoms
+
+from zifhelpers import analysis
+from zifhelpers.data import load_structure
+
+
+def test_crystal_zn_are_all_tetrahedral(crystal):
+    cn = analysis.coordination(crystal, center="Zn", neighbor="N", cutoff=2.5)
+    assert cn.shape == (16,)
+    assert np.all(cn == 4)
+    # every N of ZIF-4 binds one Zn
+    assert np.all(analysis.coordination(crystal, "N", "Zn", 2.5) == 1)
+
+
+def test_ab_initio_glass_coordination_matches_the_paper():
+    cns = [analysis.coordination(load_structure(f"glass{i:02d}")).mean() for i in range(1, 11)]
+    assert np.mean(cns) == pytest.approx(3.93, abs=0.005)  # paper: 3.93
+
+
+def test_unknown_element_is_reported(crystal):
+    with pytest.raises(ValueError, match="no Cu atom"):
+        analysis.coordination(crystal, "Cu", "N")
+    with pytest.raises(ValueError, match="'Xx' is not a chemical element"):
+        analysis.coordination(crystal, "Xx", "N")
+
+
+def test_ideal_gas_rdf_is_one():
+    rng = np.random.default_rng(3)
+    cell = np.array([[20.0, 0, 0], [4.0, 18.0, 0], [-3.0, 2.0, 19.0]])  # triclinic
+    frames = []
+    for _ in range(20):
+        n = 400
+        symbols = ["Zn"] * 200 + ["N"] * 200
+        frames.append(Atoms(symbols, scaled_positions=rng.random((n, 3)), cell=cell, pbc=True))
+    r, g = analysis.rdf(frames, "Zn", "N", r_max=12.0, n_bins=24)
+    assert np.abs(g[r > 3] - 1).max() < 0.1
+    assert np.abs(g[r > 3].mean() - 1) < 0.01
+    r, g = analysis.rdf(frames, "Zn", "Zn", r_max=12.0, n_bins=24)  # same species
+    assert np.abs(g[r > 3].mean() - 1) < 0.015
+
+
+def test_rdf_counts_the_coordination_shell(crystal):
+    """Integrating g_ZnN over the first peak gives 4 N per Zn."""
+    r, g = analysis.rdf(crystal, "Zn", "N", r_max=2.5, n_bins=250)
+    rho_n = 64 / crystal.get_volume()
+    edges = np.linspace(0, 2.5, 251)
+    shells = 4 / 3 * np.pi * np.diff(edges**3)
+    assert np.sum(g * rho_n * shells) == pytest.approx(4.0, abs=1e-9)
+    assert 1.9 < r[np.argmax(g)] < 2.1
+
+
+def test_pmf_is_zero_at_the_peak_and_scales_with_temperature():
+    g = np.array([0.0, 0.5, 2.0, 1.0])
+    f = analysis.pmf(g, 300.0, units="eV")
+    assert np.isnan(f[0]) and f[2] == 0.0
+    assert f[1] == pytest.approx(8.617333e-5 * 300 * np.log(4), rel=1e-6)
+    assert analysis.pmf(g, 600.0, units="eV")[1] == pytest.approx(2 * f[1])
+    assert analysis.pmf(g, 300.0)[1] == pytest.approx(f[1] * 96.485332, rel=1e-6)
+
+
+def test_perfect_tetrahedron_angles():
+    zn = np.array([5.0, 5.0, 5.0])
+    dirs = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]) / np.sqrt(3)
+    atoms = Atoms("ZnN4", positions=np.vstack([zn, zn + 2.0 * dirs]), cell=[10] * 3, pbc=True)
+    angles = analysis.bond_angles(atoms)
+    assert len(angles) == 6
+    assert np.allclose(angles, np.degrees(np.arccos(-1 / 3)))
+    theta, p = analysis.angle_distribution(atoms, n_bins=180)
+    assert theta[np.argmax(p)] == pytest.approx(109.5)
+    assert p.sum() * (theta[1] - theta[0]) == pytest.approx(1.0)
+
+
+def test_crystal_angles_are_near_tetrahedral(crystal):
+    angles = analysis.bond_angles(crystal)
+    assert len(angles) == 16 * 6
+    assert 105 < angles.mean() < 113
+
+
+def test_msd_of_a_uniform_drift_across_the_boundary():
+    atoms = Atoms("Zn2", positions=[[1, 1, 1], [5, 5, 5]], cell=[6, 6, 6], pbc=True)
+    frames = []
+    for k in range(10):
+        moved = atoms.copy()
+        moved.positions += [0.5 * k, 0, 0]
+        moved.wrap()
+        frames.append(moved)
+    assert np.allclose(analysis.msd(frames), (0.5 * np.arange(10)) ** 2)
+
+
+def test_pore_volume_of_the_crystal_matches_the_paper_within_mc_noise(crystal):
+    one = analysis.pore_volume(crystal, probe_radius=1.2, samples_per_atom=2000)
+    two = analysis.pore_volume(crystal, probe_radius=1.2, samples_per_atom=500)
+    assert one["total_cm3_kg"] == pytest.approx(54, abs=2.0)  # paper: 54 cm3/kg
+    # independent runs agree within the binomial noise of the volume fraction
+    f = one["total_fraction"]
+    sigma = np.sqrt(f * (1 - f) / (500 * len(crystal)))
+    assert abs(one["total_fraction"] - two["total_fraction"]) < 4 * sigma + 1e-3
+    # no pore for a probe larger than the windows and cavities
+    assert analysis.pore_volume(crystal, probe_radius=3.5)["total_cm3_kg"] == 0.0
