@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--no-progress", action="store_true")
     sub.add_parser("fetch", help="fetch and verify every data file")
+    resume = sub.add_parser("md-resume", help="resume (or start) an MD run folder")
+    resume.add_argument("workdir")
+    resume.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
     if args.command == "fetch":
@@ -36,6 +39,17 @@ def main(argv: list[str] | None = None) -> int:
 
         paths = fetch_all()
         print(f"{len(paths)} files verified")
+        return 0
+
+    if args.command == "md-resume":
+        from .md import MDGuardError, MDRun
+
+        try:
+            path = MDRun.resume(args.workdir, progress=not args.no_progress)
+        except MDGuardError as err:
+            print(err, file=sys.stderr)
+            return 3
+        print(f"finished: {path}")
         return 0
 
     from .runner import run_notebooks

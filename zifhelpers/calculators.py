@@ -250,6 +250,8 @@ def load_calculator(
     spec : str or path-like
         ``"published"`` (alias ``"published-legacy"``): the paper's production
         NequIP model, fetched and checksummed by :mod:`zifhelpers.data`.
+        ``"emt"``: ASE's effective-medium potential, a fast toy for tests and
+        teaching (metals; meaningless for ZIFs).
         A path: a nequip 0.5.x/0.6.x deployed TorchScript model (read by
         :class:`LegacyNequIPCalculator`), or a nequip >= 0.7 compiled model
         (``.nequip.pth`` TorchScript or ``.nequip.pt2`` AOT Inductor, NequIP or
@@ -261,6 +263,10 @@ def load_calculator(
     **kwargs
         Passed on to the calculator.
     """
+    if str(spec) == "emt":
+        from ase.calculators.emt import EMT
+
+        return EMT()
     if str(spec) in ("published", "published-legacy"):
         from .data import published_model_path
 

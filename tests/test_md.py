@@ -1,0 +1,172 @@
+"""MD engine: schedules, thermostats, NVE drift, guards, and exact resume after SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
+
+from zifhelpers.md import MDGuardError, MDRun, Schedule, read_thermo, read_trajectory
+
+
+def _copper():
+    return bulk("Cu", cubic=True).repeat((3, 3, 3))  # 108 atoms, EMT is fast
+
+
+def test_schedule_stages_and_ramps():
+    sched = (
+        Schedule(0.5)
+        .plateau("prep", 300, 1.0)
+        .ramp("heat", 300, 1500, 20.0)
+        .plateau("melt", 1500, 2.0, timestep_fs=0.25)
+    )
+    assert [s.steps for s in sched.stages] == [2000, 120000, 8000]
+    assert sched.at(0) == (0, 300.0, 0.5)
+    k, temp, dt = sched.at(2000 + 60000)  # half-way up the ramp
+    assert (k, dt) == (1, 0.5) and temp == pytest.approx(900.0)
+    assert sched.at(sched.total_steps - 1)[1:] == (1500.0, 0.25)
+    assert Schedule.from_dict(sched.to_dict()) == sched
+    with pytest.raises(IndexError):
+        sched.at(sched.total_steps)
+    with pytest.raises(ValueError, match="rate"):
+        Schedule().ramp("bad", 300, 400, 0.0)
+
+
+@pytest.mark.parametrize("ensemble,tol", [("nvt-bussi", 0.04), ("nvt-nhc", 0.05)])
+def test_nvt_mean_temperature_converges_to_target(tmp_path, ensemble, tol):
+    run = MDRun(tmp_path, _copper(), Schedule(2.0).plateau("eq", 500, 4.0), calculator="emt",
+                ensemble=ensemble, tdamp_fs=50, frame_every=20, seed=4)
+    run.run(progress=False)
+    thermo = read_thermo(tmp_path)
+    assert len(thermo) == 2000 // 20 + 1
+    late = thermo.temperature_K[len(thermo) // 2 :]
+    assert late.mean() == pytest.approx(500, rel=tol)
+
+
+def test_nve_energy_drift_with_the_published_model(tmp_path, crystal, published32):
+    run = MDRun(tmp_path, crystal, Schedule(0.5).plateau("nve", 300, 0.005), calculator="published",
+                ensemble="nve", frame_every=1, seed=1, calc=published32)
+    run.run(progress=False)
+    thermo = read_thermo(tmp_path)
+    etot = (thermo.epot_eV + thermo.ekin_eV).to_numpy()
+    assert len(etot) == 11
+    assert abs(etot[-1] - etot[0]) / len(crystal) < 2e-4  # eV/atom over 5 fs
+    # kinetic and potential energy exchange far more than the total drifts
+    assert np.ptp(thermo.ekin_eV) > 10 * abs(etot[-1] - etot[0])
+
+
+def test_npt_cell_is_flexible_and_pressure_compresses(tmp_path):
+    volumes = {}
+    for pressure in (0.0, 10.0):
+        work = tmp_path / f"p{pressure:g}"
+        run = MDRun(work, _copper(), Schedule(2.0).plateau("npt", 300, 2.0), calculator="emt",
+                    ensemble="npt-mtk", pressure_GPa=pressure, tdamp_fs=50, pdamp_fs=200,
+                    frame_every=10, seed=2)
+        run.run(progress=False)
+        frames = read_trajectory(work)
+        cells = np.array([f.cell.array for f in frames[len(frames) // 2 :]])
+        volumes[pressure] = np.mean([abs(np.linalg.det(c)) for c in cells])
+        assert np.abs(cells[:, 0, 1]).max() > 1e-4  # the cell shape fluctuates
+    # Cu: K ~ 140 GPa, so 10 GPa compresses by ~7 %
+    assert 0.02 < 1 - volumes[10.0] / volumes[0.0] < 0.12
+
+
+def _recipe(workdir):
+    return MDRun(workdir, _copper(), Schedule(2.0).plateau("eq", 400, 3.0), calculator="emt",
+                 ensemble="nvt-bussi", frame_every=10, checkpoint_every=50, seed=7,
+                 tdamp_fs=50)
+
+
+def test_sigkill_then_resume_loses_nothing_and_repeats_nothing(tmp_path):
+    killed, reference = tmp_path / "killed", tmp_path / "reference"
+    _recipe(killed).prepare()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zifhelpers", "md-resume", str(killed), "--no-progress"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        thermo = killed / "thermo.csv"
+        if thermo.is_file() and thermo.read_text().count("\n") > 73:  # past step 720
+            break
+        if proc.poll() is not None:
+            pytest.fail(f"MD subprocess ended early: {proc.stderr.read().decode()}")
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert "finished" not in (killed / "status.json").read_text()
+    stopped_at = len(read_trajectory(killed))
+    assert 70 < stopped_at < 151
+
+    MDRun.resume(killed, progress=False)
+    _recipe(reference).run(progress=False)
+
+    got, want = read_trajectory(killed), read_trajectory(reference)
+    steps = [f.info["step"] for f in got]
+    assert steps == list(range(0, 1501, 10))  # every frame once, in order
+    assert len(got) == len(want)
+    np.testing.assert_allclose(got[-1].positions, want[-1].positions, atol=1e-10)
+    np.testing.assert_allclose(
+        read_thermo(killed).temperature_K, read_thermo(reference).temperature_K, rtol=1e-10
+    )
+
+
+class _NaNAfter(EMT):
+    def __init__(self, n_ok):
+        super().__init__()
+        self.calls, self.n_ok = 0, n_ok
+
+    def calculate(self, *args, **kwargs):
+        super().calculate(*args, **kwargs)
+        self.calls += 1
+        if self.calls > self.n_ok:
+            self.results["forces"] = self.results["forces"] * np.nan
+
+
+def test_guard_nan_forces_keeps_the_checkpoint(tmp_path):
+    run = MDRun(tmp_path, _copper(), Schedule(2.0).plateau("eq", 300, 1.0), calculator="emt",
+                frame_every=10, checkpoint_every=20, calc=_NaNAfter(45))
+    with pytest.raises(MDGuardError, match="NaN or infinite forces") as err:
+        run.run(progress=False)
+    assert "step 4" in str(err.value)
+    assert (tmp_path / "failed_frame.extxyz").is_file()
+    assert '"stopped"' in (tmp_path / "status.json").read_text()
+    assert (tmp_path / "checkpoint.pkl").is_file()
+
+
+def test_guard_atoms_too_close(tmp_path):
+    atoms = _copper()
+    atoms.positions[1] = atoms.positions[0] + [0.3, 0.0, 0.0]
+    run = MDRun(tmp_path, atoms, Schedule(1.0).plateau("eq", 300, 0.1), calculator="emt",
+                frame_every=1, max_temperature_factor=1e9)
+    with pytest.raises(MDGuardError, match=r"atoms 0 and 1 are 0\.\d+ A apart"):
+        run.run(progress=False)
+
+
+def test_guard_runaway_temperature(tmp_path):
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+    atoms = _copper()
+    MaxwellBoltzmannDistribution(atoms, temperature_K=5000, rng=np.random.default_rng(0))
+    run = MDRun(tmp_path, atoms, Schedule(1.0).plateau("eq", 300, 0.1), calculator="emt",
+                init_velocities=False, frame_every=5)
+    with pytest.raises(MDGuardError, match="far above the target 300 K"):
+        run.run(progress=False)
+
+
+def test_bad_settings():
+    with pytest.raises(ValueError, match="ensemble must be one of"):
+        MDRun("/tmp/x", _copper(), Schedule().plateau("a", 300, 0.1), ensemble="nvt-langevin")
+    with pytest.raises(ValueError, match="plateaus only"):
+        MDRun("/tmp/x", _copper(), Schedule().ramp("a", 300, 400, 10), ensemble="npt-mtk")
+    with pytest.raises(ValueError, match="multiple of"):
+        MDRun("/tmp/x", _copper(), Schedule().plateau("a", 300, 0.1), frame_every=7,
+              checkpoint_every=10)

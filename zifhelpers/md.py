@@ -1,0 +1,592 @@
+"""Molecular dynamics that never loses a run.
+
+:class:`MDRun` drives ASE integrators through a :class:`Schedule` of stages
+(temperature plateaus and ramps), writes every frame to an extended-XYZ
+trajectory and a CSV thermo log as it goes, and checkpoints its full state
+(positions, momenta, cell, thermostat/barostat variables, random-number state)
+atomically. A run killed at any moment — even by SIGKILL — resumes with
+:meth:`MDRun.resume` (or ``python -m zifhelpers md-resume WORKDIR``) from its
+last checkpoint; frames written after that checkpoint are cut away first, so the
+finished trajectory holds every frame exactly once, and, with a deterministic
+calculator, is identical to an uninterrupted run.
+
+Ensembles (besides plain ``"nve"`` velocity Verlet):
+
+* ``"nvt-bussi"`` — stochastic velocity rescaling, G. Bussi, D. Donadio and
+  M. Parrinello, J. Chem. Phys. 126, 014101 (2007);
+* ``"nvt-nhc"`` — Nosé–Hoover chains, G. J. Martyna, M. L. Klein and
+  M. Tuckerman, J. Chem. Phys. 97, 2635 (1992);
+* ``"npt-mtk"`` — fully flexible triclinic cell (NσT with isotropic target
+  pressure), G. J. Martyna, D. J. Tobias and M. L. Klein, J. Chem. Phys. 101,
+  4177 (1994), as needed for strain fluctuations (Parrinello & Rahman 1982).
+
+Guards stop a run with a clear message, keeping its last checkpoint and the
+offending frame: NaN forces, a temperature far above target, atoms closer than
+a physical minimum, and (every ``integrity_every`` steps) broken linkers.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms, units
+from ase.calculators.calculator import Calculator
+
+__all__ = [
+    "Stage",
+    "Schedule",
+    "MDRun",
+    "MDGuardError",
+    "read_trajectory",
+    "read_thermo",
+]
+
+EV_PER_A3_TO_GPA = 160.21766208
+ENSEMBLES = ("nve", "nvt-bussi", "nvt-nhc", "npt-mtk")
+_STATE_ATTRS = ("_eta", "_p_eta", "_xi", "_p_xi", "_p_g", "transferred_energy")
+
+
+class MDGuardError(RuntimeError):
+    """A guard stopped the run; the last checkpoint and the bad frame are kept."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a schedule: ``steps`` steps from ``t_start_K`` to ``t_end_K``.
+
+    A plateau has ``t_start_K == t_end_K``; the target temperature of a ramp
+    changes linearly every step. ``timestep_fs`` overrides the schedule's.
+    """
+
+    name: str
+    steps: int
+    t_start_K: float
+    t_end_K: float
+    timestep_fs: float | None = None
+
+    def __post_init__(self):
+        if self.steps < 1:
+            raise ValueError(f"stage {self.name!r}: steps must be >= 1, got {self.steps}")
+        if min(self.t_start_K, self.t_end_K) <= 0:
+            raise ValueError(f"stage {self.name!r}: temperatures must be > 0 K")
+
+
+@dataclass
+class Schedule:
+    """A sequence of stages with a default time step (fs).
+
+    Build it with :meth:`plateau` and :meth:`ramp`, which take durations in ps
+    and rates in K/ps, e.g. the paper's melt-quench::
+
+        Schedule(0.5).plateau("prepare", 300, 10).ramp("heat", 300, 1500, 20)
+                     .plateau("melt", 1500, 50).ramp("quench", 1500, 300, 20)
+                     .plateau("equilibrate", 300, 100)
+    """
+
+    timestep_fs: float = 0.5
+    stages: list[Stage] = field(default_factory=list)
+
+    def _steps(self, duration_ps: float, timestep_fs: float | None) -> int:
+        return max(1, round(duration_ps * 1000.0 / (timestep_fs or self.timestep_fs)))
+
+    def plateau(
+        self, name: str, temperature_K: float, duration_ps: float, timestep_fs: float | None = None
+    ) -> Schedule:
+        """Append a constant-temperature stage; returns ``self``."""
+        steps = self._steps(duration_ps, timestep_fs)
+        self.stages.append(Stage(name, steps, temperature_K, temperature_K, timestep_fs))
+        return self
+
+    def ramp(
+        self, name: str, t_start_K: float, t_end_K: float, rate_K_per_ps: float,
+        timestep_fs: float | None = None,
+    ) -> Schedule:
+        """Append a linear ramp at ``rate_K_per_ps``; returns ``self``."""
+        if rate_K_per_ps <= 0:
+            raise ValueError(f"ramp {name!r}: rate must be > 0 K/ps, got {rate_K_per_ps}")
+        duration = abs(t_end_K - t_start_K) / rate_K_per_ps
+        steps = self._steps(duration, timestep_fs)
+        self.stages.append(Stage(name, steps, t_start_K, t_end_K, timestep_fs))
+        return self
+
+    @property
+    def total_steps(self) -> int:
+        return sum(s.steps for s in self.stages)
+
+    def boundaries(self) -> np.ndarray:
+        """First step of each stage, then the total."""
+        return np.concatenate([[0], np.cumsum([s.steps for s in self.stages])])
+
+    def at(self, step: int) -> tuple[int, float, float]:
+        """(stage index, target temperature in K, time step in fs) at ``step``."""
+        bounds = self.boundaries()
+        if not 0 <= step < bounds[-1]:
+            raise IndexError(f"step {step} outside the schedule (0..{bounds[-1] - 1})")
+        k = int(np.searchsorted(bounds, step, side="right") - 1)
+        stage = self.stages[k]
+        frac = (step - bounds[k]) / stage.steps
+        temp = stage.t_start_K + frac * (stage.t_end_K - stage.t_start_K)
+        return k, temp, stage.timestep_fs or self.timestep_fs
+
+    def to_dict(self) -> dict:
+        return {"timestep_fs": self.timestep_fs, "stages": [asdict(s) for s in self.stages]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Schedule:
+        return cls(data["timestep_fs"], [Stage(**s) for s in data["stages"]])
+
+
+def _atomic_write(path: Path, payload: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(payload)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _write_frame_text(atoms: Atoms, info: dict) -> str:
+    """One extended-XYZ frame (positions only; scalars and stress in the comment)."""
+    from ase.io.extxyz import write_extxyz
+
+    frame = Atoms(atoms.get_chemical_symbols(), atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+    frame.info.update(info)
+    buffer = io.StringIO()
+    write_extxyz(buffer, [frame], columns=["symbols", "positions"], write_results=False)
+    return buffer.getvalue()
+
+
+def read_trajectory(path: str | os.PathLike, index: str | int = ":") -> list[Atoms] | Atoms:
+    """Read an MD trajectory, also while the run is still writing it.
+
+    ``path`` is a run folder or its ``trajectory.extxyz``; an incomplete last
+    frame is ignored.
+    """
+    import ase.io
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "trajectory.extxyz"
+    if not path.is_file():
+        raise FileNotFoundError(f"no trajectory at {path}")
+    text = path.read_text()
+    lines = text.splitlines(keepends=True)
+    complete: list[str] = []
+    pos = 0
+    while pos < len(lines):
+        try:
+            n = int(lines[pos])
+        except ValueError:
+            break
+        block = lines[pos : pos + n + 2]
+        if len(block) < n + 2 or not block[-1].endswith("\n"):
+            break
+        complete.extend(block)
+        pos += n + 2
+    if not complete:
+        return [] if index == ":" else None
+    return ase.io.read(io.StringIO("".join(complete)), index=index, format="extxyz")
+
+
+def read_thermo(path: str | os.PathLike):
+    """The thermo log of a run (folder or ``thermo.csv``) as a DataFrame."""
+    import pandas as pd
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "thermo.csv"
+    return pd.read_csv(path)
+
+
+_THERMO_COLUMNS = [
+    "step", "time_ps", "stage", "target_T_K", "temperature_K", "epot_eV", "ekin_eV",
+    "pressure_GPa", "volume_A3",
+]
+
+
+class MDRun:
+    """A checkpointed MD run in its own folder.
+
+    Parameters
+    ----------
+    workdir : path-like
+        Run folder: ``run.json`` (the recipe), ``initial.extxyz``,
+        ``trajectory.extxyz``, ``thermo.csv``, ``checkpoint.pkl``,
+        ``status.json``.
+    atoms : ase.Atoms
+        Starting structure (momenta are used when ``init_velocities`` is False).
+    schedule : Schedule
+    calculator : str
+        A spec for :func:`zifhelpers.calculators.load_calculator` (recorded so
+        that ``md-resume`` can rebuild it), e.g. ``"published"``.
+    ensemble : {"nve", "nvt-bussi", "nvt-nhc", "npt-mtk"}
+    tdamp_fs, pdamp_fs : float
+        Thermostat and barostat time constants (paper: 100 fs and 1000 fs).
+    pressure_GPa : float
+        Target pressure for ``"npt-mtk"``.
+    frame_every, checkpoint_every : int
+        Steps between trajectory frames, and between checkpoints (a multiple
+        of ``frame_every``).
+    seed : int
+        Seeds the initial velocities and the Bussi thermostat.
+    init_velocities : bool
+        Draw Maxwell–Boltzmann velocities at the first stage's temperature.
+    min_distance_A : float
+        Guard: stop if two atoms come closer than this (Å).
+    max_temperature_factor : float
+        Guard: stop if T > factor × target + 300 K.
+    integrity_every : int
+        Steps between linker-integrity checks (0: never); ZIFs only.
+    calc : ase Calculator, optional
+        Use this calculator object instead of building one from the spec.
+    """
+
+    def __init__(
+        self,
+        workdir: str | os.PathLike,
+        atoms: Atoms,
+        schedule: Schedule,
+        calculator: str = "published",
+        ensemble: str = "nvt-bussi",
+        tdamp_fs: float = 100.0,
+        pdamp_fs: float = 1000.0,
+        pressure_GPa: float = 0.0,
+        frame_every: int = 20,
+        checkpoint_every: int | None = None,
+        seed: int = 0,
+        init_velocities: bool = True,
+        min_distance_A: float = 0.6,
+        max_temperature_factor: float = 2.5,
+        integrity_every: int = 0,
+        calc: Calculator | None = None,
+    ) -> None:
+        if ensemble not in ENSEMBLES:
+            raise ValueError(f"ensemble must be one of {ENSEMBLES}, got {ensemble!r}")
+        if ensemble == "npt-mtk" and any(s.t_start_K != s.t_end_K for s in schedule.stages):
+            raise ValueError("npt-mtk supports temperature plateaus only, not ramps")
+        checkpoint_every = checkpoint_every or frame_every * 10
+        if checkpoint_every % frame_every:
+            raise ValueError(
+                f"checkpoint_every ({checkpoint_every}) must be a multiple of "
+                f"frame_every ({frame_every})"
+            )
+        self.workdir = Path(workdir)
+        self.schedule = schedule
+        self.settings = {
+            "calculator": str(calculator),
+            "ensemble": ensemble,
+            "tdamp_fs": tdamp_fs,
+            "pdamp_fs": pdamp_fs,
+            "pressure_GPa": pressure_GPa,
+            "frame_every": frame_every,
+            "checkpoint_every": checkpoint_every,
+            "seed": seed,
+            "init_velocities": init_velocities,
+            "min_distance_A": min_distance_A,
+            "max_temperature_factor": max_temperature_factor,
+            "integrity_every": integrity_every,
+        }
+        self.atoms = atoms.copy()
+        self._calc = calc
+        self._rng = np.random.default_rng(seed)
+        self.step = 0
+
+    # ------------------------------------------------------------------ files
+    @property
+    def trajectory_path(self) -> Path:
+        return self.workdir / "trajectory.extxyz"
+
+    @property
+    def thermo_path(self) -> Path:
+        return self.workdir / "thermo.csv"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.workdir / "checkpoint.pkl"
+
+    def _write_status(self, state: str, reason: str = "") -> None:
+        status = {"state": state, "step": self.step, "total_steps": self.schedule.total_steps,
+                  "reason": reason}
+        _atomic_write(self.workdir / "status.json", json.dumps(status, indent=2).encode())
+
+    def prepare(self) -> MDRun:
+        """Create the run folder with its recipe and starting structure."""
+        import ase.io
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        recipe = {"schedule": self.schedule.to_dict(), **self.settings}
+        (self.workdir / "run.json").write_text(json.dumps(recipe, indent=2) + "\n")
+        ase.io.write(self.workdir / "initial.extxyz", self.atoms, format="extxyz")
+        self._write_status("prepared")
+        return self
+
+    @classmethod
+    def from_workdir(cls, workdir: str | os.PathLike, calc: Calculator | None = None) -> MDRun:
+        """Rebuild a run from its folder (recipe, initial structure, checkpoint)."""
+        import ase.io
+
+        workdir = Path(workdir)
+        recipe_path = workdir / "run.json"
+        if not recipe_path.is_file():
+            raise FileNotFoundError(f"{workdir} is not an MD run folder: no run.json")
+        recipe = json.loads(recipe_path.read_text())
+        schedule = Schedule.from_dict(recipe.pop("schedule"))
+        atoms = ase.io.read(workdir / "initial.extxyz", format="extxyz")
+        run = cls(workdir, atoms, schedule, calc=calc, **recipe)
+        run._load_checkpoint()
+        return run
+
+    @classmethod
+    def resume(cls, workdir: str | os.PathLike, calc: Calculator | None = None,
+               progress: bool = True) -> Path:
+        """Resume (or start) the run in ``workdir`` and run it to the end."""
+        return cls.from_workdir(workdir, calc).run(progress=progress)
+
+    # ------------------------------------------------------------- checkpoint
+    def _save_checkpoint(self, dyn) -> None:
+        state = {
+            "step": self.step,
+            "positions": self.atoms.positions.copy(),
+            "momenta": self.atoms.get_momenta(),
+            "cell": self.atoms.cell.array.copy(),
+            "dyn_state": self._dyn_state(dyn),
+            "rng": self._rng.bit_generator.state,
+            "trajectory_bytes": self.trajectory_path.stat().st_size,
+            "thermo_bytes": self.thermo_path.stat().st_size,
+        }
+        _atomic_write(self.checkpoint_path, pickle.dumps(state))
+
+    def _load_checkpoint(self) -> None:
+        self._pending_state = None
+        if not self.checkpoint_path.is_file():
+            for path in (self.trajectory_path, self.thermo_path):
+                path.unlink(missing_ok=True)
+            return
+        with open(self.checkpoint_path, "rb") as handle:
+            state = pickle.load(handle)
+        self.step = state["step"]
+        self.atoms.set_cell(state["cell"], scale_atoms=False)
+        self.atoms.positions = state["positions"]
+        self.atoms.set_momenta(state["momenta"])
+        self._rng.bit_generator.state = state["rng"]
+        self._pending_state = state["dyn_state"]
+        # cut frames written after the checkpoint
+        for path, size in ((self.trajectory_path, state["trajectory_bytes"]),
+                           (self.thermo_path, state["thermo_bytes"])):
+            if not path.is_file() or path.stat().st_size < size:
+                raise RuntimeError(
+                    f"{path} is shorter than at the checkpoint of step {self.step} "
+                    f"(expected >= {size} bytes): the run folder was altered"
+                )
+            with open(path, "r+b") as handle:
+                handle.truncate(size)
+
+    @staticmethod
+    def _dyn_state(dyn) -> dict:
+        state = {}
+        for owner_name in ("", "_thermostat", "_barostat"):
+            owner = getattr(dyn, owner_name, None) if owner_name else dyn
+            if owner is None:
+                continue
+            for attr in _STATE_ATTRS:
+                if hasattr(owner, attr):
+                    value = getattr(owner, attr)
+                    state[f"{owner_name}.{attr}"] = np.copy(value)
+        return state
+
+    @staticmethod
+    def _restore_dyn_state(dyn, state: dict) -> None:
+        for key, value in state.items():
+            owner_name, attr = key.split(".")
+            owner = getattr(dyn, owner_name) if owner_name else dyn
+            setattr(owner, attr, float(value) if np.ndim(value) == 0 else np.copy(value))
+
+    # ------------------------------------------------------------- integrator
+    def _make_dyn(self, temperature: float, timestep_fs: float):
+        ens = self.settings["ensemble"]
+        dt = timestep_fs * units.fs
+        tdamp = self.settings["tdamp_fs"] * units.fs
+        if ens == "nve":
+            from ase.md.verlet import VelocityVerlet
+
+            return VelocityVerlet(self.atoms, dt)
+        if ens == "nvt-bussi":
+            from ase.md.bussi import Bussi
+
+            return Bussi(self.atoms, dt, temperature_K=temperature, taut=tdamp, rng=self._rng)
+        if ens == "nvt-nhc":
+            from ase.md.nose_hoover_chain import NoseHooverChainNVT
+
+            return NoseHooverChainNVT(self.atoms, dt, temperature_K=temperature, tdamp=tdamp)
+        from ase.md.nose_hoover_chain import MTKNPT
+
+        return MTKNPT(
+            self.atoms, dt, temperature_K=temperature,
+            pressure_au=self.settings["pressure_GPa"] / EV_PER_A3_TO_GPA,
+            tdamp=tdamp, pdamp=self.settings["pdamp_fs"] * units.fs,
+        )
+
+    @staticmethod
+    def _set_temperature(dyn, temperature: float) -> None:
+        kt = units.kB * temperature
+        if hasattr(dyn, "target_kinetic_energy"):  # Bussi
+            dyn.temp = kt
+            dyn.target_kinetic_energy = 0.5 * kt * dyn.ndof
+        elif hasattr(dyn, "_thermostat") and not hasattr(dyn, "_barostat"):
+            th = dyn._thermostat
+            th._kT = kt
+            th._Q[0] = 3 * th._num_atoms_global * kt * th._tdamp**2
+            th._Q[1:] = kt * th._tdamp**2
+
+    # ------------------------------------------------------------------ guards
+    def _guard(self, target: float, check_geometry: bool) -> str:
+        forces = self.atoms.calc.results.get("forces")
+        if forces is not None and not np.all(np.isfinite(forces)):
+            return "NaN or infinite forces"
+        if not np.all(np.isfinite(self.atoms.positions)):
+            return "NaN positions"
+        temp = self.atoms.get_temperature()
+        limit = self.settings["max_temperature_factor"] * target + 300.0
+        if temp > limit:
+            return f"temperature {temp:.0f} K far above the target {target:.0f} K (limit {limit:.0f} K)"
+        if check_geometry:
+            import vesin
+
+            dmin = self.settings["min_distance_A"]
+            nl = vesin.NeighborList(cutoff=dmin, full_list=False)
+            i, j, d = nl.compute(points=self.atoms.positions, box=self.atoms.cell.array,
+                                 periodic=bool(self.atoms.pbc.all()), quantities="ijd")
+            if len(d):
+                k = int(np.argmin(d))
+                return (f"atoms {i[k]} and {j[k]} are {d[k]:.3f} A apart "
+                        f"(minimum {dmin} A)")
+            every = self.settings["integrity_every"]
+            if every and self.step % every == 0 and {"Zn", "N", "C"} <= set(
+                self.atoms.get_chemical_symbols()
+            ):
+                from .linkers import check_integrity
+
+                report = check_integrity(self.atoms)
+                if report.n_broken or report.migrated_h or report.lost_h:
+                    return f"broken linkers: {report.summary()}"
+        return ""
+
+    def _stop(self, reason: str) -> None:
+        import ase.io
+
+        ase.io.write(self.workdir / "failed_frame.extxyz", self.atoms, format="extxyz")
+        self._write_status("stopped", reason)
+        raise MDGuardError(
+            f"MD run {self.workdir} stopped at step {self.step}: {reason}. The last "
+            f"checkpoint is kept (resume with MDRun.resume); the offending frame is "
+            f"in failed_frame.extxyz."
+        )
+
+    # --------------------------------------------------------------------- run
+    def _calculator(self) -> Calculator:
+        if self._calc is None:
+            from .calculators import load_calculator
+
+            self._calc = load_calculator(self.settings["calculator"])
+        return self._calc
+
+    def _record(self, stage_index: int, target: float) -> None:
+        atoms = self.atoms
+        stress = atoms.get_stress(include_ideal_gas=True, voigt=True) * EV_PER_A3_TO_GPA
+        time_ps = self._elapsed_fs() / 1000.0
+        row = {
+            "step": self.step,
+            "time_ps": time_ps,
+            "stage": self.schedule.stages[stage_index].name,
+            "target_T_K": target,
+            "temperature_K": atoms.get_temperature(),
+            "epot_eV": atoms.get_potential_energy(),
+            "ekin_eV": atoms.get_kinetic_energy(),
+            "pressure_GPa": float(-stress[:3].mean()),
+            "volume_A3": atoms.get_volume(),
+        }
+        info = {**row, "stress_GPa": stress}
+        with open(self.trajectory_path, "a") as handle:
+            handle.write(_write_frame_text(atoms, info))
+        new = not self.thermo_path.is_file() or self.thermo_path.stat().st_size == 0
+        with open(self.thermo_path, "a") as handle:
+            if new:
+                handle.write(",".join(_THERMO_COLUMNS) + "\n")
+            handle.write(",".join(
+                f"{row[c]:.10g}" if isinstance(row[c], float) else str(row[c])
+                for c in _THERMO_COLUMNS) + "\n")
+
+    def _elapsed_fs(self) -> float:
+        bounds = self.schedule.boundaries()
+        total = 0.0
+        for k, stage in enumerate(self.schedule.stages):
+            done = min(max(self.step - bounds[k], 0), stage.steps)
+            total += done * (stage.timestep_fs or self.schedule.timestep_fs)
+        return total
+
+    def run(self, progress: bool = True, max_steps: int | None = None) -> Path:
+        """Run to the end of the schedule (or ``max_steps`` more steps).
+
+        Returns the trajectory path. Raises :class:`MDGuardError` when a guard
+        trips.
+        """
+        from tqdm.auto import tqdm
+
+        if not (self.workdir / "run.json").is_file():
+            self.prepare()
+        if not hasattr(self, "_pending_state"):
+            self._load_checkpoint()
+        self.atoms.calc = self._calculator()
+        total = self.schedule.total_steps
+        end = total if max_steps is None else min(total, self.step + max_steps)
+        if self.step == 0 and not self.checkpoint_path.is_file():
+            _, t0, _ = self.schedule.at(0)
+            if self.settings["init_velocities"]:
+                from ase.md.velocitydistribution import (
+                    MaxwellBoltzmannDistribution,
+                    Stationary,
+                )
+
+                MaxwellBoltzmannDistribution(self.atoms, temperature_K=t0, rng=self._rng)
+                Stationary(self.atoms)
+            self._record(0, t0)
+        self._write_status("running")
+        every = self.settings["frame_every"]
+        ckpt_every = self.settings["checkpoint_every"]
+        dyn, dyn_key = None, None
+        bar = tqdm(total=total, initial=self.step, desc=self.workdir.name,
+                   disable=not progress, unit="step")
+        while self.step < end:
+            stage_index, target, dt_fs = self.schedule.at(self.step)
+            if (stage_index, dt_fs) != dyn_key:
+                state = self._dyn_state(dyn) if dyn is not None else self._pending_state
+                dyn = self._make_dyn(target, dt_fs)
+                if state:
+                    self._restore_dyn_state(dyn, state)
+                dyn_key = (stage_index, dt_fs)
+            self._set_temperature(dyn, target)
+            dyn.step()
+            self.step += 1
+            record = self.step % every == 0 or self.step == total
+            reason = self._guard(target, check_geometry=record)
+            if reason:
+                bar.close()
+                self._stop(reason)
+            if record:
+                self._record(stage_index, target)
+                if self.step % ckpt_every == 0 or self.step == total or self.step == end:
+                    self._save_checkpoint(dyn)
+                bar.set_postfix(T=f"{self.atoms.get_temperature():.0f}K")
+            bar.update(1)
+        bar.close()
+        if self.step % every:  # an unrecorded tail before max_steps: checkpoint it
+            self._save_checkpoint(dyn)
+        self._pending_state = self._dyn_state(dyn) if dyn is not None else self._pending_state
+        self._write_status("finished" if self.step == total else "paused")
+        return self.trajectory_path
