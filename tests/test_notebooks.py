@@ -10,7 +10,7 @@ from zifhelpers.runner import run_notebooks
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("smoke")
-    outcomes = run_notebooks(["00"], profile="smoke", output_dir=out, progress=False)
+    outcomes = run_notebooks(["00", "03"], profile="smoke", output_dir=out, progress=False)
     return out, {o.notebook: o for o in outcomes}
 
 
@@ -28,3 +28,20 @@ def test_notebook_00_reproduces(smoke_run):
     assert 2 < values["glass_minus_crystal_meV_atom_mean"] < 40
     assert (out / "figures" / "00_structures_and_model.png").is_file()
     assert (out / "figures" / "00_structures_and_model.pdf").is_file()
+
+
+def test_notebook_03_reproduces(smoke_run):
+    out, outcomes = smoke_run
+    outcome = outcomes["03_validation"]
+    assert outcome.ok, f"{outcome.error}\n{outcome.failing_source}"
+    values = outcome.results["values"]
+    assert values["model_under_test"] == "published"  # no trained model committed yet
+    assert values["cn_glasses_static"] == pytest.approx(3.93, abs=0.005)  # paper: 3.93
+    assert values["cn_crystal_300K_reference"] == 4.0
+    assert values["crystal_static_ring_sizes"] == [8, 12, 16]
+    assert values["pore_crystal_static_cm3_kg"] == pytest.approx(54, abs=2)  # paper: 54
+    assert values["intact_linkers_all_runs"] is True
+    peaks = values["xray_peaks_A"]["crystal_300K"]
+    assert abs(peaks["model"][1] - peaks["experiment"][1]) < 0.05  # Zn-N peak of D(r)
+    for name in ("03_xray", "03_local_structure_crystal_300K"):
+        assert (out / "figures" / f"{name}.png").is_file()

@@ -585,7 +585,7 @@ class MDRun:
                 bar.set_postfix(T=f"{self.atoms.get_temperature():.0f}K")
             bar.update(1)
         bar.close()
-        if self.step % every:  # an unrecorded tail before max_steps: checkpoint it
+        if dyn is not None and self.step % every:  # unrecorded tail before max_steps
             self._save_checkpoint(dyn)
         self._pending_state = self._dyn_state(dyn) if dyn is not None else self._pending_state
         self._write_status("finished" if self.step == total else "paused")

@@ -24,6 +24,23 @@ _SETTINGS: dict[str, dict[str, dict]] = {
         "quick": {"structures": "zif4", "include_rmc": True},
         "paper": {"structures": "zif4", "include_rmc": True},
     },
+    "03_validation": {
+        "smoke": {
+            "systems": ["crystal_300K", "liquid_1500K", "glass01_300K"],
+            "liquid_start": "glass01", "melt_ps": 0.002, "production_ps": 0.004,
+            "frame_every": 2, "ring_every": 2, "pore_every": 2, "xray_r_max": 12.0,
+        },
+        "quick": {
+            "systems": ["crystal_300K", "liquid_1500K", "glass01_300K", "glass02_300K"],
+            "liquid_start": "glass01", "melt_ps": 0.05, "production_ps": 0.1,
+            "frame_every": 20, "ring_every": 2, "pore_every": 2, "xray_r_max": 20.0,
+        },
+        "paper": {
+            "systems": ["crystal_300K", "liquid_1500K"] + [f"glass{i:02d}_300K" for i in range(1, 11)],
+            "liquid_start": "crystal", "melt_ps": 20.0, "production_ps": 100.0,
+            "frame_every": 200, "ring_every": 10, "pore_every": 100, "xray_r_max": 20.0,
+        },
+    },
 }
 
 
