@@ -170,3 +170,19 @@ def test_bad_settings():
     with pytest.raises(ValueError, match="multiple of"):
         MDRun("/tmp/x", _copper(), Schedule().plateau("a", 300, 0.1), frame_every=7,
               checkpoint_every=10)
+
+
+def test_trajectory_is_readable_while_a_frame_is_half_written(tmp_path):
+    run = MDRun(tmp_path, _copper(), Schedule(2.0).plateau("eq", 300, 0.04), calculator="emt",
+                frame_every=5)
+    run.run(progress=False)
+    frames = read_trajectory(tmp_path)
+    assert [f.info["step"] for f in frames] == [0, 5, 10, 15, 20]
+    frame = frames[-1]
+    assert {"temperature_K", "epot_eV", "pressure_GPa", "stress_GPa", "stage"} <= set(frame.info)
+    assert frame.cell.volume == pytest.approx(_copper().cell.volume)
+    text = (tmp_path / "trajectory.extxyz").read_text()
+    last = text[text.rindex("108\n"):]
+    with open(tmp_path / "trajectory.extxyz", "a") as handle:
+        handle.write(last[: len(last) // 2])  # a writer caught mid-frame
+    assert len(read_trajectory(tmp_path)) == 5
