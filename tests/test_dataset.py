@@ -1,0 +1,52 @@
+"""Labelled data-set generation, labelling and round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
+
+from zifhelpers import dataset
+
+
+def test_perturbed_configurations_hit_the_requested_volume(crystal):
+    frames = dataset.perturbed_configurations(crystal, 5, rattle_A=0.05, max_strain=0.0,
+                                              volume_scale=0.9, seed=3, state_point="x")
+    assert len(frames) == 5
+    for f in frames:
+        assert f.get_volume() == pytest.approx(0.9 * crystal.get_volume())
+        assert f.info["state_point"] == "x" and f.info["seed"] == 3
+    d = frames[0].positions - crystal.positions * 0.9 ** (1 / 3)
+    assert np.std(d) == pytest.approx(0.05, rel=0.1)
+    again = dataset.perturbed_configurations(crystal, 5, rattle_A=0.05, max_strain=0.0,
+                                             volume_scale=0.9, seed=3)
+    np.testing.assert_array_equal(again[4].positions, frames[4].positions)
+
+
+def test_label_write_read_round_trip(tmp_path):
+    atoms = bulk("Cu", cubic=True).repeat(2)
+    frames = dataset.perturbed_configurations(atoms, 3, seed=1)
+    labelled = dataset.label(frames, EMT(), "EMT (test)", progress=False)
+    path = dataset.write_dataset(labelled, tmp_path / "set.extxyz.gz")
+    back = dataset.read_dataset(path)
+    for a, b in zip(labelled, back, strict=True):
+        assert b.get_potential_energy() == pytest.approx(a.get_potential_energy(), abs=1e-8)
+        np.testing.assert_allclose(b.get_forces(), a.get_forces(), atol=1e-8)
+        np.testing.assert_allclose(b.get_stress(), a.get_stress(), atol=1e-10)
+        assert b.info["labeller"] == "EMT (test)"
+    # the labels are EMT's, stress included (its sign checked against finite strain)
+    ref = frames[0].copy()
+    ref.calc = EMT()
+    assert back[0].get_stress()[0] == pytest.approx(ref.get_stress()[0], rel=1e-8)
+
+
+def test_unlabelled_frames_are_refused(tmp_path):
+    atoms = bulk("Cu", cubic=True)
+    with pytest.raises(dataset.DatasetError, match="frame 0 is not labelled"):
+        dataset.write_dataset([atoms], tmp_path / "x.extxyz")
+    atoms.write(tmp_path / "plain.extxyz")
+    with pytest.raises(dataset.DatasetError, match="frame 0 lacks energy"):
+        dataset.read_dataset(tmp_path / "plain.extxyz")
+    with pytest.raises(FileNotFoundError):
+        dataset.read_dataset(tmp_path / "absent.extxyz")
