@@ -1,0 +1,114 @@
+"""Mechanics: EOS fit, strain-fluctuation formula and averages, on known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase.units import kB
+from scipy.linalg import sqrtm
+
+from zifhelpers import mechanics
+
+
+def test_bm2_fit_recovers_k0_and_v0_from_noisy_data():
+    rng = np.random.default_rng(0)
+    v0, k0 = 4380.0, 1.69  # the paper's crystal: K = 1.69 GPa
+    volumes = v0 * (1 + 0.015 * np.arange(-4, 5))  # +-1.5 % steps as in the paper
+    noise = 0.005
+    pressures = mechanics.birch_murnaghan2(volumes, k0, v0) + rng.normal(scale=noise, size=volumes.size)
+    fit = mechanics.fit_birch_murnaghan2(volumes, pressures, np.full(volumes.size, noise),
+                                         mass_amu=5303.0)
+    assert fit["K0_GPa"] == pytest.approx(k0, abs=3 * fit["K0_err_GPa"])
+    assert fit["V0_A3"] == pytest.approx(v0, abs=3 * fit["V0_err_A3"])
+    assert 0 < fit["K0_err_GPa"] < 0.1
+    assert fit["rho0_g_cm3"] == pytest.approx(5303.0 / v0 * 1.66054, rel=0.01)
+
+
+def test_bm2_bad_input():
+    with pytest.raises(ValueError, match="at least 3"):
+        mechanics.fit_birch_murnaghan2([1.0, 2.0], [0.1, 0.0])
+    with pytest.raises(ValueError, match="equal length"):
+        mechanics.fit_birch_murnaghan2([1.0, 2.0, 3.0], [0.1, 0.0])
+
+
+def _zif_like_stiffness():
+    c = np.zeros((6, 6))
+    c[:3, :3] = 1.2
+    c[np.arange(3), np.arange(3)] = [3.2, 3.0, 2.8]
+    c[3, 3], c[4, 4], c[5, 5] = 0.9, 1.0, 1.1
+    c[0, 4] = c[4, 0] = 0.15  # a little anisotropy coupling
+    return c
+
+
+def _cells_from_stiffness(c, temperature, h0, n, seed):
+    """Cells whose Lagrangian strains are Gaussian with cov = kT/V C^-1 (Voigt)."""
+    rng = np.random.default_rng(seed)
+    volume = abs(np.linalg.det(h0))
+    cov = kB * temperature / volume * np.linalg.inv(c) * mechanics.EV_PER_A3_TO_GPA
+    voigt = rng.multivariate_normal(np.zeros(6), cov, size=n)
+    cells = []
+    for e in voigt:
+        eps = np.array([[e[0], e[5] / 2, e[4] / 2], [e[5] / 2, e[1], e[3] / 2], [e[4] / 2, e[3] / 2, e[2]]])
+        stretch = np.real(sqrtm(np.eye(3) + 2 * eps))  # F = U, so (F^T F - I)/2 = eps exactly
+        cells.append((stretch @ h0.T).T)
+    return np.array(cells)
+
+
+def test_fluctuation_formula_recovers_a_known_tensor():
+    c_true = _zif_like_stiffness()
+    h0 = np.diag([15.4231, 15.4042, 18.4379])
+    cells = _cells_from_stiffness(c_true, 300.0, h0, 200_000, seed=1)
+    c = mechanics.elastic_from_cell_fluctuations(cells, 300.0)
+    assert np.abs(c - c_true).max() < 0.08  # GPa; sampling noise ~1e-2
+    assert np.abs(np.diag(c) - np.diag(c_true)).max() / np.diag(c_true).min() < 0.02
+    # K from volume fluctuations agrees with K from C (Reuss, the NPT-consistent average)
+    volumes = np.abs(np.linalg.det(cells))
+    k_vol = mechanics.bulk_modulus_from_volume_fluctuations(volumes, 300.0)
+    assert k_vol == pytest.approx(mechanics.hill_average(c_true)["K_R"], rel=0.02)
+    lengths, stack = mechanics.cumulative_elastic(cells[:20000], 300.0, n_points=5)
+    assert stack.shape == (len(lengths), 6, 6) and lengths[-1] == 20000
+
+
+def test_hill_average_isotropic_and_copper():
+    lam, mu = 2.0, 1.0
+    c = np.zeros((6, 6))
+    c[:3, :3] = lam
+    c[np.arange(3), np.arange(3)] = lam + 2 * mu
+    c[np.arange(3, 6), np.arange(3, 6)] = mu
+    avg = mechanics.hill_average(c)
+    k = lam + 2 * mu / 3
+    for key in ("K_V", "K_R", "K_H"):
+        assert avg[key] == pytest.approx(k)
+    for key in ("G_V", "G_R", "G_H"):
+        assert avg[key] == pytest.approx(mu)
+    assert avg["nu_H"] == pytest.approx(lam / (2 * (lam + mu)))
+    assert avg["E_H"] == pytest.approx(mu * (3 * lam + 2 * mu) / (lam + mu))
+    # copper, cubic: closed-form Voigt and Reuss shear moduli
+    c11, c12, c44 = 168.4, 121.4, 75.4
+    cu = np.zeros((6, 6))
+    cu[:3, :3] = c12
+    cu[np.arange(3), np.arange(3)] = c11
+    cu[np.arange(3, 6), np.arange(3, 6)] = c44
+    avg = mechanics.hill_average(cu)
+    assert avg["K_V"] == pytest.approx((c11 + 2 * c12) / 3)
+    assert avg["K_R"] == pytest.approx((c11 + 2 * c12) / 3)
+    assert avg["G_V"] == pytest.approx((c11 - c12 + 3 * c44) / 5)
+    assert avg["G_R"] == pytest.approx(5 * (c11 - c12) * c44 / (4 * c44 + 3 * (c11 - c12)))
+    with pytest.raises(ValueError, match="6x6"):
+        mechanics.hill_average(np.eye(3))
+
+
+def test_block_average():
+    rng = np.random.default_rng(2)
+    x = rng.normal(1.0, 0.5, 10000)
+    mean, sem = mechanics.block_average(x, 20)
+    assert mean == pytest.approx(1.0, abs=4 * 0.5 / 100)
+    assert sem == pytest.approx(0.5 / 100, rel=0.5)
+
+
+def test_lagrangian_strain_of_a_pure_stretch():
+    h0 = np.diag([10.0, 10.0, 10.0])
+    cells = np.array([h0, h0 * 1.01])
+    eps = mechanics.lagrangian_strain(cells, reference=h0)
+    assert eps[1, 0, 0] == pytest.approx(0.5 * (1.01**2 - 1))
+    assert np.abs(eps[0]).max() == 0
