@@ -10,7 +10,7 @@ from zifhelpers.runner import run_notebooks
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("smoke")
-    outcomes = run_notebooks(["00", "03"], profile="smoke", output_dir=out, progress=False)
+    outcomes = run_notebooks(["00", "03", "04"], profile="smoke", output_dir=out, progress=False)
     return out, {o.notebook: o for o in outcomes}
 
 
@@ -45,3 +45,16 @@ def test_notebook_03_reproduces(smoke_run):
     assert abs(peaks["model"][1] - peaks["experiment"][1]) < 0.05  # Zn-N peak of D(r)
     for name in ("03_xray", "03_local_structure_crystal_300K"):
         assert (out / "figures" / f"{name}.png").is_file()
+
+
+def test_notebook_04_reproduces(smoke_run):
+    out, outcomes = smoke_run
+    outcome = outcomes["04_melt_quench"]
+    assert outcome.ok, f"{outcome.error}\n{outcome.failing_source}"
+    values = outcome.results["values"]
+    # a few smoke steps cannot melt the framework: the verdict must say so
+    assert values["verdict"] == "crystalline"
+    assert values["ring_disorder"] == 0.0 and values["zn_rmsd_A"] < 0.5
+    assert values["intact_linkers"] == values["n_linkers"] == 32
+    assert values["pore_crystal_cm3_kg"] == pytest.approx(54, abs=2)  # paper: 54
+    assert (out / "figures" / "04_melt_quench_temperature.png").is_file()

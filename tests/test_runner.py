@@ -68,3 +68,17 @@ def test_results_round_trip_and_table(tmp_path):
     (tmp_path / "broken.json").write_text('{"notebook": "x"}')
     with pytest.raises(ValueError, match="lacks the field 'profile'"):
         read_results(tmp_path / "broken.json")
+
+
+def test_aggregate_over_seeds(tmp_path):
+    from zifhelpers.results import aggregate
+
+    paths = [write_results(f"nb{k}", "quick", {"cn": 3.9 + 0.02 * k, "tag": "x", "ok": True},
+                           tmp_path / str(k)) for k in range(3)]
+    table = aggregate(paths)
+    assert list(table.index) == ["cn"]
+    assert table.loc["cn", "mean"] == pytest.approx(3.92)
+    assert table.loc["cn", "sd"] == pytest.approx(0.02)
+    assert table.loc["cn", "n"] == 3
+    with pytest.raises(ValueError, match="no results"):
+        aggregate([])

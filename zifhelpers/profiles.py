@@ -41,6 +41,22 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "frame_every": 200, "ring_every": 10, "pore_every": 100, "xray_r_max": 20.0,
         },
     },
+    "04_melt_quench": {
+        "smoke": {
+            "protocol": {"supercell": (1, 1, 1), "rate_K_per_ps": 400000.0, "prepare_ps": 0.002,
+                         "plateau_ps": 0.002, "equilibrate_ps": 0.004},
+            "frame_every": 2, "integrity_every": 4, "ring_every": 1, "pore_every": 2,
+        },
+        "quick": {
+            "protocol": {"supercell": (1, 1, 1), "rate_K_per_ps": 6000.0, "prepare_ps": 0.05,
+                         "plateau_ps": 0.1, "equilibrate_ps": 0.1},
+            "frame_every": 20, "integrity_every": 100, "ring_every": 1, "pore_every": 2,
+        },
+        "paper": {
+            "protocol": {},
+            "frame_every": 200, "integrity_every": 1000, "ring_every": 10, "pore_every": 100,
+        },
+    },
 }
 
 

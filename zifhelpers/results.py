@@ -12,7 +12,13 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["write_results", "read_results", "comparison_table", "environment_info"]
+__all__ = [
+    "write_results",
+    "read_results",
+    "comparison_table",
+    "environment_info",
+    "aggregate",
+]
 
 
 def environment_info() -> dict[str, str]:
@@ -103,3 +109,22 @@ def comparison_table(rows: list[tuple[str, float, float | None, str]]) -> pd.Dat
     paper = pd.to_numeric(frame["paper"], errors="coerce")
     frame["difference (%)"] = (100 * (frame["this work"] - paper) / paper).round(1)
     return frame.set_index("quantity")
+
+
+def aggregate(paths, keys: list[str] | None = None) -> pd.DataFrame:
+    """Mean, standard deviation and count of numeric values over several results JSONs.
+
+    For campaigns: the same notebook run with different seeds (papermill
+    ``-p seed=N``) writes one results JSON each; this averages them. ``keys``
+    defaults to every numeric value present in all files.
+    """
+    records = [read_results(p) for p in paths]
+    if not records:
+        raise ValueError("no results files to aggregate")
+    numeric = [
+        {k: v for k, v in r["values"].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        for r in records
+    ]
+    keys = keys or sorted(set.intersection(*(set(n) for n in numeric)))
+    frame = pd.DataFrame([{k: n.get(k) for k in keys} for n in numeric], dtype=float)
+    return pd.DataFrame({"mean": frame.mean(), "sd": frame.std(ddof=1), "n": frame.count()})

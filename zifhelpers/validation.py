@@ -125,7 +125,8 @@ def structural_properties(
 ) -> dict:
     """Everything the paper measures on a trajectory (or a single structure).
 
-    Returns a dict with ``r``/``g_ZnN``/``pmf_ZnN_kJmol``, ``theta``/
+    Returns a dict with ``r``/``g_ZnN``/``pmf_ZnN_kJmol``,
+    ``r_ZnZn``/``g_ZnZn``/``pmf_ZnZn_kJmol``, ``theta``/
     ``p_NZnN``/``pmf_NZnN_kJmol``, ``cn_Zn_N`` (mean), ``rings`` (ring size
     → count per cell, averaged over every ``ring_every``-th frame),
     ``pore_cm3_kg`` (total, He probe 1.2 Å, every ``pore_every``-th frame),
@@ -133,6 +134,7 @@ def structural_properties(
     """
     frames = [frames] if isinstance(frames, Atoms) else list(frames)
     r, g = analysis.rdf(frames, "Zn", "N", r_max=6.0, n_bins=240)
+    r_zz, g_zz = analysis.rdf(frames, "Zn", "Zn", r_max=9.0, n_bins=180)
     theta, p = analysis.angle_distribution(frames, n_bins=90)
     ring_frames = frames[::ring_every]
     ring_counts: dict[int, float] = {}
@@ -145,6 +147,9 @@ def structural_properties(
         "r": r,
         "g_ZnN": g,
         "pmf_ZnN_kJmol": analysis.pmf(g, temperature_K),
+        "r_ZnZn": r_zz,
+        "g_ZnZn": g_zz,
+        "pmf_ZnZn_kJmol": analysis.pmf(g_zz, temperature_K),
         "theta": theta,
         "p_NZnN": p,
         "pmf_NZnN_kJmol": analysis.pmf(p, temperature_K),

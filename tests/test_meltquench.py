@@ -1,0 +1,61 @@
+"""Melt-quench protocol and the glass-or-crystal verdict."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from zifhelpers import meltquench
+from zifhelpers.data import load_structure
+from zifhelpers.md import read_thermo
+
+
+def test_paper_protocol_schedule():
+    sched = meltquench.MeltQuench().schedule()
+    names = [s.name for s in sched.stages]
+    assert names == ["prepare", "heat", "plateau", "quench", "equilibrate"]
+    # 10 + 60 + 50 + 60 + 100 ps at 0.5 fs
+    assert [s.steps for s in sched.stages] == [20000, 120000, 100000, 120000, 200000]
+    assert sched.at(20000 + 60000)[1] == pytest.approx(900.0)
+    hot = meltquench.MeltQuench(t_max_K=1750.0, plateau_ps=0.0).schedule()
+    assert [s.name for s in hot.stages] == ["prepare", "heat", "quench", "equilibrate"]
+    assert hot.stages[1].timestep_fs == 0.25  # above 1500 K
+    assert hot.stages[1].steps == round((1450 / 20) * 1000 / 0.25)
+
+
+def test_verdict_on_crystal_and_glasses():
+    crystal = load_structure("crystal")
+    metrics = meltquench.disorder_metrics(crystal, initial=crystal)
+    assert metrics == {"ring_disorder": 0.0, "zn_rmsd_A": 0.0}
+    assert meltquench.verdict(metrics) == "crystalline"
+    assert meltquench.verdict(meltquench.disorder_metrics(load_structure("glass06"))) == "glass"
+    # Zn that left their sites make a glass even with the crystal's rings
+    assert meltquench.verdict({"ring_disorder": 0.0, "zn_rmsd_A": 4.0}) == "glass"
+
+
+def test_zn_rmsd_ignores_drift_and_wrapping():
+    crystal = load_structure("crystal")
+    moved = crystal.copy()
+    moved.positions += [7.0, -3.0, 20.0]  # rigid drift, partly across the boundary
+    moved.wrap()
+    assert meltquench.disorder_metrics(moved, initial=crystal)["zn_rmsd_A"] == pytest.approx(0, abs=1e-9)
+    shaken = crystal.copy()
+    rng = np.random.default_rng(0)
+    zn = shaken.numbers == 30
+    shaken.positions[zn] += rng.normal(scale=1.0, size=(zn.sum(), 3))
+    rmsd = meltquench.disorder_metrics(shaken, initial=crystal)["zn_rmsd_A"]
+    assert rmsd == pytest.approx(np.sqrt(3), rel=0.3)
+
+
+def test_protocol_runs_every_stage_in_order(tmp_path):
+    protocol = meltquench.MeltQuench(t_low_K=300, t_max_K=900, rate_K_per_ps=300000.0,
+                                     prepare_ps=0.01, plateau_ps=0.01, equilibrate_ps=0.01,
+                                     timestep_fs=2.0, supercell=(1, 1, 1))
+    folder = protocol.run(bulk("Cu", cubic=True).repeat(2), tmp_path, calculator="emt",
+                          frame_every=1, progress=False)
+    thermo = read_thermo(folder)
+    stages = list(dict.fromkeys(thermo.stage))
+    assert stages == ["prepare", "heat", "plateau", "quench", "equilibrate"]
+    assert thermo.target_T_K.max() == pytest.approx(900.0)
+    assert thermo.step.is_monotonic_increasing and thermo.step.iloc[-1] == protocol.schedule().total_steps
