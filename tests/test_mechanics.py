@@ -112,3 +112,36 @@ def test_lagrangian_strain_of_a_pure_stretch():
     eps = mechanics.lagrangian_strain(cells, reference=h0)
     assert eps[1, 0, 0] == pytest.approx(0.5 * (1.01**2 - 1))
     assert np.abs(eps[0]).max() == 0
+
+
+def test_zero_kelvin_pv_matches_an_independent_eos_fit():
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+    from ase.eos import EquationOfState
+
+    atoms = bulk("Cu", cubic=True)
+    table = mechanics.zero_kelvin_pv(atoms, EMT(), strains=(-0.03, -0.015, 0.0, 0.015, 0.03),
+                                     relax=True, progress=False)
+    fit = mechanics.fit_birch_murnaghan2(table.volume_A3, table.pressure_GPa)
+    eos = EquationOfState(table.volume_A3.to_numpy(), table.energy_eV.to_numpy(), eos="birchmurnaghan")
+    v0, _, b = eos.fit()
+    assert fit["K0_GPa"] == pytest.approx(b * mechanics.EV_PER_A3_TO_GPA, rel=0.03)
+    assert fit["V0_A3"] == pytest.approx(v0, rel=0.002)
+
+
+def test_finite_strain_runs_give_a_falling_pressure(tmp_path):
+    from ase.build import bulk
+
+    atoms = bulk("Cu", cubic=True).repeat(3)
+    table = mechanics.finite_strain_runs(atoms, tmp_path, calculator="emt", strains=(-0.02, 0.0, 0.02),
+                                         equilibrate_ps=0.1, production_ps=0.3, frame_every=5,
+                                         progress=False)
+    assert list(table.index) == [-0.02, 0.0, 0.02]
+    assert table.pressure_GPa.is_monotonic_decreasing
+    assert (table.pressure_err_GPa > 0).all() and (table.n_frames == 120).all()  # 0.3 ps at 0.5 fs, every 5 steps
+    fit = mechanics.fit_birch_murnaghan2(table.volume_A3, table.pressure_GPa, table.pressure_err_GPa)
+    assert 80 < fit["K0_GPa"] < 200  # EMT copper: ~135 GPa at 0 K
+    cells = mechanics.strain_fluctuation_run(atoms, tmp_path / "nst", calculator="emt",
+                                             equilibrate_ps=0.02, production_ps=0.06, frame_every=2,
+                                             progress=False)
+    assert cells.shape == (60, 3, 3)

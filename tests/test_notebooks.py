@@ -10,7 +10,7 @@ from zifhelpers.runner import run_notebooks
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("smoke")
-    outcomes = run_notebooks(["00", "03", "04"], profile="smoke", output_dir=out, progress=False)
+    outcomes = run_notebooks(["00", "03", "04", "05"], profile="smoke", output_dir=out, progress=False)
     return out, {o.notebook: o for o in outcomes}
 
 
@@ -58,3 +58,16 @@ def test_notebook_04_reproduces(smoke_run):
     assert values["intact_linkers"] == values["n_linkers"] == 32
     assert values["pore_crystal_cm3_kg"] == pytest.approx(54, abs=2)  # paper: 54
     assert (out / "figures" / "04_melt_quench_temperature.png").is_file()
+
+
+def test_notebook_05_reproduces(smoke_run):
+    out, outcomes = smoke_run
+    outcome = outcomes["05_mechanics"]
+    assert outcome.ok, f"{outcome.error}\n{outcome.failing_source}"
+    values = outcome.results["values"]
+    pv = values["crystal_pv"]
+    volumes, pressures = [row[0] for row in pv], [row[1] for row in pv]
+    assert volumes == sorted(volumes) and pressures == sorted(pressures, reverse=True)
+    assert values["crystal_K0_GPa"] > 0
+    assert values["crystal_rho0_g_cm3"] == pytest.approx(1.21, abs=0.05)
+    assert (out / "figures" / "05_pressure_volume.png").is_file()

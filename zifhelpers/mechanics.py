@@ -34,6 +34,9 @@ __all__ = [
     "bulk_modulus_from_volume_fluctuations",
     "cumulative_elastic",
     "hill_average",
+    "finite_strain_runs",
+    "strain_fluctuation_run",
+    "zero_kelvin_pv",
 ]
 
 EV_PER_A3_TO_GPA = 160.21766208
@@ -181,3 +184,107 @@ def hill_average(C) -> dict[str, float]:
         "E_H": float(9 * k_h * g_h / (3 * k_h + g_h)),
         "nu_H": float((3 * k_h - 2 * g_h) / (2 * (3 * k_h + g_h))),
     }
+
+
+def finite_strain_runs(
+    atoms,
+    workdir,
+    calculator: str = "published",
+    strains=(-0.03, -0.015, 0.0, 0.015, 0.03),
+    temperature_K: float = 300.0,
+    equilibrate_ps: float = 100.0,
+    production_ps: float = 100.0,
+    frame_every: int = 200,
+    seed: int = 0,
+    progress: bool = True,
+    calc=None,
+):
+    """NVT runs at isotropically scaled volumes V = (1 + strain) V_start.
+
+    Each run (folder ``workdir/strain±x.xxx``, checkpointed) equilibrates, then
+    measures; the mean pressure of the production frames (kinetic term
+    included) and its block-averaged standard error are returned.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per strain: ``volume_A3``, ``pressure_GPa``,
+        ``pressure_err_GPa``, ``n_frames``.
+    """
+    import pandas as pd
+
+    from .md import MDRun, Schedule, read_thermo
+
+    rows = []
+    for strain in strains:
+        scaled = atoms.copy()
+        scaled.set_cell(atoms.cell.array * (1.0 + strain) ** (1.0 / 3.0), scale_atoms=True)
+        folder = f"{workdir}/strain{strain:+.3f}"
+        schedule = Schedule(0.5).plateau("equilibrate", temperature_K, equilibrate_ps)
+        schedule.plateau("production", temperature_K, production_ps)
+        MDRun(folder, scaled, schedule, calculator=calculator, ensemble="nvt-nhc",
+              frame_every=frame_every, seed=seed, calc=calc).run(progress=progress)
+        thermo = read_thermo(folder)
+        prod = thermo[thermo.stage == "production"]
+        mean, err = block_average(prod.pressure_GPa, n_blocks=max(2, min(10, len(prod) // 2)))
+        rows.append({"strain": strain, "volume_A3": scaled.get_volume(), "pressure_GPa": mean,
+                     "pressure_err_GPa": err, "n_frames": len(prod)})
+    return pd.DataFrame(rows).set_index("strain")
+
+
+def strain_fluctuation_run(
+    atoms,
+    workdir,
+    calculator: str = "published",
+    temperature_K: float = 300.0,
+    pressure_GPa: float = 0.0,
+    equilibrate_ps: float = 100.0,
+    production_ps: float = 1000.0,
+    frame_every: int = 200,
+    seed: int = 0,
+    progress: bool = True,
+    calc=None,
+) -> np.ndarray:
+    """NσT run with a fully flexible cell (MTK, 1000 fs barostat as in the paper).
+
+    Returns the cells (n_frames, 3, 3) of the production stage, for
+    :func:`elastic_from_cell_fluctuations`.
+    """
+    from .md import MDRun, Schedule, read_trajectory
+
+    schedule = Schedule(0.5).plateau("equilibrate", temperature_K, equilibrate_ps)
+    schedule.plateau("production", temperature_K, production_ps)
+    MDRun(workdir, atoms, schedule, calculator=calculator, ensemble="npt-mtk",
+          pressure_GPa=pressure_GPa, tdamp_fs=100.0, pdamp_fs=1000.0,
+          frame_every=frame_every, seed=seed, calc=calc).run(progress=progress)
+    return np.array([f.cell.array for f in read_trajectory(workdir)
+                     if f.info.get("stage") == "production"])
+
+
+def zero_kelvin_pv(atoms, calc, strains=(-0.04, -0.02, 0.0, 0.02, 0.04), relax: bool = True,
+                   fmax: float = 0.05, max_steps: int = 200, progress: bool = True):
+    """Static P(V) at 0 K: positions relaxed (FIRE) at each isotropically scaled cell.
+
+    Returns a DataFrame with ``volume_A3``, ``pressure_GPa`` (from the stress,
+    no kinetic term), ``energy_eV`` and ``relax_steps``, one row per strain;
+    fit it with :func:`fit_birch_murnaghan2`.
+    """
+    import pandas as pd
+    from ase.optimize import FIRE
+    from tqdm.auto import tqdm
+
+    rows = []
+    for strain in tqdm(strains, desc="0 K P(V)", disable=not progress):
+        work = atoms.copy()
+        work.set_cell(atoms.cell.array * (1.0 + strain) ** (1.0 / 3.0), scale_atoms=True)
+        work.calc = calc
+        steps = 0
+        if relax:
+            opt = FIRE(work, logfile=None)
+            opt.run(fmax=fmax, steps=max_steps)
+            steps = opt.nsteps
+        stress = work.get_stress(voigt=True)
+        rows.append({"strain": strain, "volume_A3": work.get_volume(),
+                     "pressure_GPa": float(-stress[:3].mean() * EV_PER_A3_TO_GPA),
+                     "energy_eV": work.get_potential_energy(), "relax_steps": steps})
+    return pd.DataFrame(rows).set_index("strain")
