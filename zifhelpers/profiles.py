@@ -63,12 +63,14 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "equilibrate_ps": 0.001, "production_ps": 0.003, "frame_every": 1,
             "fluct_equilibrate_ps": 0.001, "fluct_production_ps": 0.005,
             "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": False,
+            "fluct_systems": ["crystal"],
         },
         "quick": {
             "systems": ["crystal"], "strains": [-0.03, -0.015, 0.0, 0.015, 0.03],
             "equilibrate_ps": 0.025, "production_ps": 0.05, "frame_every": 5,
             "fluct_equilibrate_ps": 0.05, "fluct_production_ps": 0.25,
             "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": True,
+            "fluct_systems": ["crystal"],
         },
         "paper": {
             "systems": ["crystal"] + [f"glass{i:02d}" for i in range(1, 11)],
@@ -76,6 +78,7 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "equilibrate_ps": 100.0, "production_ps": 100.0, "frame_every": 200,
             "fluct_equilibrate_ps": 100.0, "fluct_production_ps": 5000.0,
             "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": True,
+            "fluct_systems": ["crystal"] + [f"glass{i:02d}" for i in range(1, 11)],
         },
     },
 }

@@ -163,14 +163,14 @@ def structural_properties(
 
 
 def plot_local_structure(props: dict[str, dict], title: str = "", colors: dict | None = None):
-    """Zn–N RDF, its PMF and the N–Zn–N angle distribution (the paper's Fig. 4).
+    """Zn–N RDF and its PMF, N–Zn–N angle distribution and its PMF (Figs 4, 6, 7).
 
     ``props`` maps a label (e.g. "reference", "model under test") to the
     output of :func:`structural_properties`. Returns the figure.
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
     for k, (label, p) in enumerate(props.items()):
         style = {"label": label, "lw": 2 if k == 0 else 1.2, "ls": "-" if k == 0 else "--"}
         if colors and label in colors:
@@ -178,9 +178,11 @@ def plot_local_structure(props: dict[str, dict], title: str = "", colors: dict |
         axes[0].plot(p["r"], p["g_ZnN"], **style)
         axes[1].plot(p["r"], p["pmf_ZnN_kJmol"], **style)
         axes[2].plot(p["theta"], p["p_NZnN"], **style)
+        axes[3].plot(p["theta"], p["pmf_NZnN_kJmol"], **style)
     axes[0].set(xlabel="r (Å)", ylabel="g$_{Zn–N}$(r)", xlim=(1.5, 6))
-    axes[1].set(xlabel="r (Å)", ylabel="PMF (kJ/mol)", xlim=(1.5, 6), ylim=(-1, 40))
+    axes[1].set(xlabel="r (Å)", ylabel="PMF$_{Zn–N}$ (kJ/mol)", xlim=(1.5, 6), ylim=(-1, 40))
     axes[2].set(xlabel="N–Zn–N angle (°)", ylabel="P(θ) (1/°)", xlim=(60, 160))
+    axes[3].set(xlabel="N–Zn–N angle (°)", ylabel="angular PMF (kJ/mol)", xlim=(60, 160), ylim=(-1, 30))
     axes[0].legend()
     fig.suptitle(title)
     fig.tight_layout()
