@@ -548,12 +548,9 @@ class MDRun:
         if self.step == 0 and not self.checkpoint_path.is_file():
             _, t0, _ = self.schedule.at(0)
             if self.settings["init_velocities"]:
-                from ase.md.velocitydistribution import (
-                    MaxwellBoltzmannDistribution,
-                    Stationary,
-                )
+                from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
-                MaxwellBoltzmannDistribution(self.atoms, temperature_K=t0, rng=self._rng)
+                thermalize_momenta(self.atoms, temperature_K=t0, rng=self._rng)
                 Stationary(self.atoms)
             self._record(0, t0)
         self._write_status("running")

@@ -1,0 +1,303 @@
+"""Train, compile and evaluate NequIP (and Allegro) potentials with nequip 0.19.
+
+:class:`TrainingSpec` holds the hyper-parameters the paper screened (l_max,
+r_max, parity, layers, features, loss weights) and everything else a run
+needs; :func:`write_config` turns it into a nequip 0.19 (Hydra) config that
+runs on this project's machines (CPU accelerator unless a GPU is visible, CSV
+logger, no worker processes, no ``torch.compile``); :func:`train` runs
+``nequip-train`` in a run folder and resumes from ``last.ckpt`` when one
+exists; :func:`compile_model` calls ``nequip-compile`` (TorchScript or AOT
+Inductor) so that :func:`zifhelpers.calculators.load_calculator` can load the
+result; :func:`learning_curve` and :func:`evaluate` read the logs and score a
+calculator on held-out frames.
+
+References: S. Batzner et al., Nat. Commun. 13, 2453 (2022) (NequIP);
+A. Musaelian et al., Nat. Commun. 14, 579 (2023) (Allegro).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["TrainingSpec", "write_config", "train", "compile_model", "learning_curve", "evaluate"]
+
+
+@dataclass
+class TrainingSpec:
+    """Hyper-parameters and files of one training run.
+
+    Defaults are a small, fast CPU student; the paper's deployed NequIP model is
+    ``l_max=2, r_max=6.0, parity=False, num_layers=5, num_features=32``.
+    Loss weights apply to per-atom energy, forces and stress (MSE).
+    """
+
+    train_file: str
+    val_file: str
+    test_file: str | None = None
+    chemical_symbols: list[str] = field(default_factory=lambda: ["H", "C", "N", "Zn"])
+    model: str = "nequip"  # or "allegro"
+    l_max: int = 1
+    r_max: float = 5.0
+    parity: bool = False
+    num_layers: int = 3
+    num_features: int = 16
+    radial_mlp_depth: int = 2
+    radial_mlp_width: int = 32
+    num_bessels: int = 8
+    energy_weight: float = 1.0
+    forces_weight: float = 1.0
+    stress_weight: float = 1.0
+    seed: int = 0
+    max_epochs: int = 100
+    batch_size: int = 2
+    learning_rate: float = 0.005
+    model_dtype: str = "float32"
+    accelerator: str = "auto"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _accelerator(spec: TrainingSpec) -> str:
+    if spec.accelerator != "auto":
+        return spec.accelerator
+    import torch
+
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
+def _model_block(spec: TrainingSpec) -> dict:
+    common = {
+        "seed": spec.seed,
+        "model_dtype": spec.model_dtype,
+        "type_names": "${chemical_symbols}",
+        "r_max": spec.r_max,
+        "l_max": spec.l_max,
+        "avg_num_neighbors": "${training_data_stats:num_neighbors_mean}",
+        "per_type_energy_scales": "${training_data_stats:per_type_forces_rms}",
+        "per_type_energy_shifts": "${training_data_stats:per_atom_energy_mean}",
+        "per_type_energy_scales_trainable": False,
+        "per_type_energy_shifts_trainable": False,
+    }
+    if spec.model == "nequip":
+        return {
+            "_target_": "nequip.model.NequIPGNNModel",
+            **common,
+            "num_bessels": spec.num_bessels,
+            "bessel_trainable": False,
+            "polynomial_cutoff_p": 6,
+            "num_layers": spec.num_layers,
+            "parity": spec.parity,
+            "num_features": spec.num_features,
+            "radial_mlp_depth": spec.radial_mlp_depth,
+            "radial_mlp_width": spec.radial_mlp_width,
+        }
+    if spec.model == "allegro":
+        return {
+            "_target_": "allegro.model.AllegroModel",
+            **common,
+            "parity": spec.parity,
+            "radial_chemical_embed": {
+                "_target_": "allegro.nn.TwoBodyBesselScalarEmbed",
+                "num_bessels": spec.num_bessels,
+                "bessel_trainable": False,
+                "polynomial_cutoff_p": 6,
+            },
+            "radial_chemical_embed_dim": spec.num_features,
+            "scalar_embed_mlp_hidden_layers_depth": 1,
+            "scalar_embed_mlp_hidden_layers_width": spec.radial_mlp_width,
+            "scalar_embed_mlp_nonlinearity": "silu",
+            "num_layers": spec.num_layers,
+            "num_scalar_features": spec.num_features,
+            "num_tensor_features": max(4, spec.num_features // 4),
+            "allegro_mlp_hidden_layers_depth": 1,
+            "allegro_mlp_hidden_layers_width": spec.radial_mlp_width,
+            "allegro_mlp_nonlinearity": "silu",
+            "tp_path_channel_coupling": True,
+        }
+    raise ValueError(f"model must be 'nequip' or 'allegro', got {spec.model!r}")
+
+
+def write_config(spec: TrainingSpec, path: str | os.PathLike) -> Path:
+    """Write a nequip 0.19 training config for ``spec`` to ``path`` (YAML)."""
+    import yaml
+
+    for label, file in (("train_file", spec.train_file), ("val_file", spec.val_file)):
+        if not Path(file).is_file():
+            raise FileNotFoundError(f"TrainingSpec.{label}: no data set at {file}")
+    metrics = {
+        "_target_": "nequip.train.EnergyForceStressMetrics",
+        "coeffs": {"per_atom_energy_mae": 1.0, "forces_mae": 1.0, "stress_mae": 1.0,
+                   "total_energy_rmse": None, "forces_rmse": None, "stress_rmse": None},
+    }
+    data_files = {"train_file_path": str(Path(spec.train_file).resolve()),
+                  "val_file_path": str(Path(spec.val_file).resolve())}
+    if spec.test_file:
+        data_files["test_file_path"] = str(Path(spec.test_file).resolve())
+    config = {
+        "run": ["train", "test"] if spec.test_file else ["train"],
+        "chemical_symbols": list(spec.chemical_symbols),
+        "monitored_metric": "val0_epoch/weighted_sum",
+        "data": {
+            "_target_": "nequip.data.datamodule.ASEDataModule",
+            "seed": spec.seed,
+            **data_files,
+            "transforms": [
+                {"_target_": "nequip.data.transforms.ChemicalSpeciesToAtomTypeMapper",
+                 "model_type_names": "${chemical_symbols}",
+                 "chemical_species_to_atom_type_map": {s: s for s in spec.chemical_symbols}},
+                {"_target_": "nequip.data.transforms.NeighborListTransform", "r_max": spec.r_max},
+            ],
+            "train_dataloader": {"_target_": "torch.utils.data.DataLoader",
+                                 "batch_size": spec.batch_size, "num_workers": 0, "shuffle": True},
+            "val_dataloader": {"_target_": "torch.utils.data.DataLoader",
+                               "batch_size": spec.batch_size, "num_workers": 0},
+            "test_dataloader": "${data.val_dataloader}",
+            "stats_manager": {"_target_": "nequip.data.CommonDataStatisticsManager",
+                              "dataloader_kwargs": {"batch_size": spec.batch_size},
+                              "type_names": "${chemical_symbols}"},
+        },
+        "trainer": {
+            "_target_": "lightning.Trainer",
+            "accelerator": _accelerator(spec),
+            "enable_checkpointing": True,
+            "max_epochs": spec.max_epochs,
+            "check_val_every_n_epoch": 1,
+            "log_every_n_steps": 1,
+            "enable_progress_bar": False,
+            "logger": {"_target_": "lightning.pytorch.loggers.CSVLogger",
+                       "save_dir": "${hydra:runtime.output_dir}", "name": "logs", "version": ""},
+            "callbacks": [
+                {"_target_": "lightning.pytorch.callbacks.ModelCheckpoint",
+                 "monitor": "${monitored_metric}", "dirpath": "${hydra:runtime.output_dir}",
+                 "filename": "best", "save_last": True},
+            ],
+        },
+        "training_module": {
+            "_target_": "nequip.train.EMALightningModule",
+            "ema_decay": 0.99,
+            "loss": {"_target_": "nequip.train.EnergyForceStressLoss", "per_atom_energy": True,
+                     "coeffs": {"total_energy": spec.energy_weight, "forces": spec.forces_weight,
+                                "stress": spec.stress_weight}},
+            "val_metrics": metrics,
+            "test_metrics": metrics,
+            "optimizer": {"_target_": "torch.optim.Adam", "lr": spec.learning_rate},
+            "lr_scheduler": {
+                "scheduler": {"_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau",
+                              "factor": 0.6, "patience": 5, "threshold": 0.2, "min_lr": 1e-6},
+                "monitor": "${monitored_metric}", "interval": "epoch", "frequency": 1,
+            },
+            "model": _model_block(spec),
+        },
+        "global_options": {"allow_tf32": False},
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("# written by zifhelpers.training.write_config\n"
+                    + yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def _nequip_script(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def train(spec: TrainingSpec, workdir: str | os.PathLike, log: bool = True) -> Path:
+    """Train (or resume) in ``workdir``; returns the path of ``best.ckpt``.
+
+    A run folder holding ``last.ckpt`` is resumed from it (same config).
+    Raises RuntimeError with the tail of nequip's log when training fails.
+    """
+    workdir = Path(workdir).resolve()
+    config = write_config(spec, workdir / "config.yaml")
+    part = len(list((workdir / "logs").glob("part*")))  # one CSV log per (re)start
+    cmd = [_nequip_script("nequip-train"), "-cp", str(workdir), "-cn", config.stem,
+           f"hydra.run.dir={workdir}", f"trainer.logger.version=part{part:02d}"]
+    last = workdir / "last.ckpt"
+    if last.is_file():
+        cmd.append(f"++ckpt_path={last}")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(workdir / "train.log", "a") as handle:
+        proc = subprocess.run(cmd, cwd=workdir, stdout=handle, stderr=subprocess.STDOUT, env=env)
+    if proc.returncode != 0:
+        tail = (workdir / "train.log").read_text().splitlines()[-25:]
+        raise RuntimeError(f"nequip-train failed in {workdir} (exit {proc.returncode}):\n"
+                           + "\n".join(tail))
+    best = workdir / "best.ckpt"
+    if not best.is_file():
+        raise RuntimeError(f"nequip-train finished but wrote no best.ckpt in {workdir}")
+    return best
+
+
+def compile_model(
+    checkpoint: str | os.PathLike, output: str | os.PathLike, mode: str = "aotinductor",
+    device: str = "cpu",
+) -> Path:
+    """``nequip-compile`` a checkpoint for ASE.
+
+    ``mode="aotinductor"`` writes a ``.nequip.pt2`` (about a minute to build
+    on 2 cores); ``"torchscript"`` a ``.nequip.pth`` (refused by nequip 0.19 under
+    torch >= 2.10). Returns the output path.
+    """
+    output = Path(output)
+    suffix = {"torchscript": ".nequip.pth", "aotinductor": ".nequip.pt2"}.get(mode)
+    if suffix is None:
+        raise ValueError(f"mode must be 'torchscript' or 'aotinductor', got {mode!r}")
+    if not output.name.endswith(suffix):
+        raise ValueError(f"{output}: a {mode} model must end with {suffix}")
+    cmd = [_nequip_script("nequip-compile"), str(checkpoint), str(output), "--mode", mode,
+           "--device", device]
+    if mode == "aotinductor":
+        cmd += ["--target", "ase"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0 or not output.is_file():
+        raise RuntimeError(f"nequip-compile failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return output
+
+
+def learning_curve(workdir: str | os.PathLike):
+    """Per-epoch validation metrics of a run, across restarts, as a DataFrame.
+
+    Reads ``logs/part*/metrics.csv`` (one per start or resume of :func:`train`).
+    """
+    import pandas as pd
+
+    paths = sorted((Path(workdir) / "logs").glob("part*/metrics.csv"))
+    if not paths:
+        raise FileNotFoundError(f"no training log in {Path(workdir) / 'logs'}")
+    frame = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    cols = [c for c in frame.columns if c.startswith("val0_epoch/")]
+    return frame.dropna(subset=cols, how="all")[["epoch", *cols]].groupby("epoch").last()
+
+
+def evaluate(calc, frames) -> dict[str, float]:
+    """Errors of ``calc`` against labelled frames.
+
+    Returns energy MAE (meV/atom), force MAE (meV/Å) and stress MAE (MPa),
+    plus their RMSEs.
+    """
+    de, df, ds = [], [], []
+    for frame in frames:
+        ref = frame.calc.results
+        work = frame.copy()
+        work.calc = calc
+        de.append((work.get_potential_energy() - ref["energy"]) / len(frame))
+        df.append((work.get_forces() - ref["forces"]).ravel())
+        if "stress" in ref:
+            ds.append(work.get_stress(voigt=True) - ref["stress"])
+    de, df = np.array(de) * 1000, np.concatenate(df) * 1000
+    out = {"energy_mae_meV_atom": float(np.abs(de).mean()),
+           "energy_rmse_meV_atom": float(np.sqrt((de**2).mean())),
+           "force_mae_meV_A": float(np.abs(df).mean()),
+           "force_rmse_meV_A": float(np.sqrt((df**2).mean()))}
+    if ds:
+        ds = np.concatenate(ds) * 160.21766208e3  # eV/A^3 -> MPa
+        out["stress_mae_MPa"] = float(np.abs(ds).mean())
+        out["stress_rmse_MPa"] = float(np.sqrt((ds**2).mean()))
+    return out
