@@ -186,3 +186,20 @@ def test_trajectory_is_readable_while_a_frame_is_half_written(tmp_path):
     with open(tmp_path / "trajectory.extxyz", "a") as handle:
         handle.write(last[: len(last) // 2])  # a writer caught mid-frame
     assert len(read_trajectory(tmp_path)) == 5
+
+
+def test_frames_written_with_labels_are_a_dataset(tmp_path):
+    from zifhelpers.dataset import read_dataset
+
+    run = MDRun(tmp_path, _copper(), Schedule(2.0).plateau("hot", 800, 0.02), calculator="emt",
+                frame_every=5, write_labels=True, seed=3)
+    run.run(progress=False)
+    frames = read_dataset(tmp_path / "trajectory.extxyz")
+    assert len(frames) == 3
+    last = frames[-1]
+    ref = last.copy()
+    ref.calc = EMT()
+    np.testing.assert_allclose(last.get_forces(), ref.get_forces(), atol=1e-6)
+    assert last.get_potential_energy() == pytest.approx(ref.get_potential_energy(), abs=1e-6)
+    np.testing.assert_allclose(last.get_stress(), ref.get_stress(), atol=1e-8)
+    assert last.info["labeller"] == "emt" and last.info["state_point"] == "hot 800 K"

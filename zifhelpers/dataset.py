@@ -57,6 +57,14 @@ def perturbed_configurations(
     a random symmetric strain with components uniform in ±``max_strain``,
     then Gaussian displacements of standard deviation ``rattle_A`` (Å).
     Provenance (``state_point``, ``sampler``, ``seed``) goes to ``info``.
+
+    Limits: the scaling is affine, so it compresses the stiff covalent bonds of
+    the linkers along with the framework. With the published model, a ZIF-4
+    cell scaled to 0.85 V carries about −25 GPa of stress and 20–30 eV/Å
+    forces, far from any MD state; a 0.04 Å rattle alone gives ~15 eV/Å.
+    Keep ``volume_scale`` near 1 and the rattle small, and prefer MD frames
+    (``MDRun(..., write_labels=True)`` with the reference model, or a student's
+    MD relabelled by the reference) for the liquid state points.
     """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")

@@ -151,14 +151,18 @@ def _atomic_write(path: Path, payload: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _write_frame_text(atoms: Atoms, info: dict) -> str:
-    """One extended-XYZ frame (positions only; scalars and stress in the comment)."""
+def _write_frame_text(atoms: Atoms, info: dict, forces: np.ndarray | None = None) -> str:
+    """One extended-XYZ frame: positions (and forces), scalars and stress in the comment."""
     from ase.io.extxyz import write_extxyz
 
     frame = Atoms(atoms.get_chemical_symbols(), atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
     frame.info.update(info)
+    columns = ["symbols", "positions"]
+    if forces is not None:
+        frame.arrays["forces"] = np.asarray(forces, dtype=float)
+        columns.append("forces")
     buffer = io.StringIO()
-    write_extxyz(buffer, [frame], columns=["symbols", "positions"], write_results=False)
+    write_extxyz(buffer, [frame], columns=columns, write_results=False)
     return buffer.getvalue()
 
 
@@ -243,6 +247,10 @@ class MDRun:
         Guard: stop if T > factor × target + 300 K.
     integrity_every : int
         Steps between linker-integrity checks (0: never); ZIFs only.
+    write_labels : bool
+        Also write forces, ``energy`` (eV), ``stress`` (eV/Å³, no kinetic
+        term) and provenance to each frame, so that a reference-model run is a
+        labelled data set (:func:`zifhelpers.dataset.read_dataset` reads it).
     calc : ase Calculator, optional
         Use this calculator object instead of building one from the spec.
     """
@@ -264,6 +272,7 @@ class MDRun:
         min_distance_A: float = 0.6,
         max_temperature_factor: float = 2.5,
         integrity_every: int = 0,
+        write_labels: bool = False,
         calc: Calculator | None = None,
     ) -> None:
         if ensemble not in ENSEMBLES:
@@ -291,6 +300,7 @@ class MDRun:
             "min_distance_A": min_distance_A,
             "max_temperature_factor": max_temperature_factor,
             "integrity_every": integrity_every,
+            "write_labels": write_labels,
         }
         self.atoms = atoms.copy()
         self._calc = calc
@@ -512,8 +522,16 @@ class MDRun:
             "volume_A3": atoms.get_volume(),
         }
         info = {**row, "stress_GPa": stress}
+        forces = None
+        if self.settings["write_labels"]:
+            # the frame doubles as a labelled configuration (zifhelpers.dataset format)
+            forces = atoms.get_forces()
+            info.update(energy=row["epot_eV"], stress=atoms.get_stress(voigt=False),
+                        labeller=self.settings["calculator"],
+                        state_point=f"{row['stage']} {row['target_T_K']:.0f} K",
+                        sampler="MD", seed=self.settings["seed"])
         with open(self.trajectory_path, "a") as handle:
-            handle.write(_write_frame_text(atoms, info))
+            handle.write(_write_frame_text(atoms, info, forces))
         new = not self.thermo_path.is_file() or self.thermo_path.stat().st_size == 0
         with open(self.thermo_path, "a") as handle:
             if new:
