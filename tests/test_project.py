@@ -17,7 +17,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 def _pins(requirements):
     pins = {}
     for req in requirements:
-        match = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([^\s;]+)", req.strip())
+        match = re.fullmatch(r"([A-Za-z0-9_.\-]+(?:\[[\w,]+\])?)==([^\s;]+)", req.strip())
         assert match, f"{req!r} is not pinned with =="
         pins[match.group(1).lower()] = match.group(2)
     return pins
