@@ -177,3 +177,21 @@ def test_metadata_and_bad_files(tmp_path):
 def test_load_calculator_by_path_is_the_legacy_wrapper():
     calc = load_calculator(str(published_model_path()), device="cpu")
     assert isinstance(calc, LegacyNequIPCalculator)
+
+
+def test_time_per_atom_call_measures_the_calculator():
+    import time
+
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    from zifhelpers.calculators import time_per_atom_call
+
+    class SlowEMT(EMT):
+        def calculate(self, *args, **kwargs):
+            time.sleep(0.02)  # 20 ms per evaluation
+            super().calculate(*args, **kwargs)
+
+    atoms = bulk("Cu", cubic=True).repeat(2)  # 32 atoms
+    measured = time_per_atom_call(SlowEMT(), atoms, calls=3)
+    assert 20e3 / 32 <= measured < 3 * 20e3 / 32  # one evaluation per call (stress reused)

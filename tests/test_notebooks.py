@@ -10,7 +10,7 @@ from zifhelpers.runner import run_notebooks
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("smoke")
-    outcomes = run_notebooks(["00", "03", "04", "05"], profile="smoke", output_dir=out, progress=False)
+    outcomes = run_notebooks(["00", "01", "02", "03", "04", "05"], profile="smoke", output_dir=out, progress=False)
     return out, {o.notebook: o for o in outcomes}
 
 
@@ -71,3 +71,23 @@ def test_notebook_05_reproduces(smoke_run):
     assert values["crystal_K0_GPa"] > 0
     assert values["crystal_rho0_g_cm3"] == pytest.approx(1.21, abs=0.05)
     assert (out / "figures" / "05_pressure_volume.png").is_file()
+
+
+def test_notebooks_01_and_02_reproduce(smoke_run):
+    from glob import glob
+    from pathlib import Path
+
+    from zifhelpers.dataset import read_dataset
+
+    out, outcomes = smoke_run
+    for name in ("01_sampling", "02_training"):
+        assert outcomes[name].ok, f"{outcomes[name].error}\n{outcomes[name].failing_source}"
+    sampling = outcomes["01_sampling"].results["values"]
+    shipped = sorted(glob(str(Path(__file__).resolve().parents[1] / "data/reference/*.extxyz.gz")))
+    assert sampling["n_frames"] == sum(len(read_dataset(p)) for p in shipped)
+    assert 0 < sampling["flat_train"] <= sampling["random_train"]
+    training = outcomes["02_training"].results["values"]
+    assert Path(training["model_path"]).name == "student_smoke.nequip.pt2"
+    assert 0 < training["force_mae_meV_A"] < 1e4 and 0 < training["energy_mae_meV_atom"] < 1e3
+    # even a tiny student is far cheaper than the published model
+    assert training["speedup_vs_published"] > 10

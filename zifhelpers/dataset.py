@@ -30,6 +30,7 @@ __all__ = [
     "write_dataset",
     "read_dataset",
     "DatasetError",
+    "label_structures",
 ]
 
 #: Cell-volume scale factors of the paper's liquid state points: from the
@@ -148,3 +149,19 @@ def read_dataset(path: str | os.PathLike) -> list[Atoms]:
         if "labeller" not in frame.info:
             raise DatasetError(f"{path}: frame {k} has no 'labeller' in its provenance")
     return frames
+
+
+def label_structures(names: list[str], calc: Calculator, labeller: str, progress: bool = True) -> list[Atoms]:
+    """Reference structures of :func:`zifhelpers.data.load_structure`, labelled as they are.
+
+    Provenance: ``state_point`` = the structure's name, ``sampler`` =
+    "published structure".
+    """
+    from .data import load_structure
+
+    frames = []
+    for name in names:
+        atoms = load_structure(name)
+        atoms.info = {"state_point": name, "sampler": "published structure", "seed": 0}
+        frames.append(atoms)
+    return label(frames, calc, labeller, progress=progress)

@@ -24,6 +24,20 @@ _SETTINGS: dict[str, dict[str, dict]] = {
         "quick": {"structures": "zif4", "include_rmc": True},
         "paper": {"structures": "zif4", "include_rmc": True},
     },
+    "01_sampling": {
+        "smoke": {"n_train": 20, "n_test": 8},
+        "quick": {"n_train": 40, "n_test": 10},
+        "paper": {"n_train": 2500, "n_test": 200},
+    },
+    "02_training": {
+        "smoke": {"model": {"l_max": 1, "r_max": 4.0, "num_layers": 2, "num_features": 8,
+                            "radial_mlp_width": 16, "max_epochs": 3, "batch_size": 4}},
+        "quick": {"model": {"l_max": 1, "r_max": 5.0, "num_layers": 3, "num_features": 16,
+                            "radial_mlp_width": 32, "max_epochs": 40, "batch_size": 2}},
+        "paper": {"model": {"l_max": 2, "r_max": 6.0, "num_layers": 5, "num_features": 32,
+                            "parity": False, "radial_mlp_width": 64, "max_epochs": 1000,
+                            "batch_size": 5}},
+    },
     "03_validation": {
         "smoke": {
             "systems": ["crystal_300K", "liquid_1500K", "glass01_300K"],

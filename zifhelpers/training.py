@@ -251,6 +251,7 @@ def compile_model(
         raise ValueError(f"mode must be 'torchscript' or 'aotinductor', got {mode!r}")
     if not output.name.endswith(suffix):
         raise ValueError(f"{output}: a {mode} model must end with {suffix}")
+    output.parent.mkdir(parents=True, exist_ok=True)
     cmd = [_nequip_script("nequip-compile"), str(checkpoint), str(output), "--mode", mode,
            "--device", device]
     if mode == "aotinductor":
