@@ -288,6 +288,8 @@ def load_calculator(
     if path.name.endswith((".nequip.pth", ".nequip.pt2", ".pth", ".pt2")):
         from nequip.integrations.ase import NequIPCalculator
 
+        # this project's models name their types by element (H, C, N, Zn)
+        kwargs.setdefault("chemical_species_to_atom_type_map", True)
         return NequIPCalculator.from_compiled_model(str(path), device=device, **kwargs)
     raise ValueError(
         f"load_calculator: cannot tell what kind of model {path} is: expected a "
