@@ -186,6 +186,14 @@ def hill_average(C) -> dict[str, float]:
     }
 
 
+def _equilibrate_then_produce(temperature_K: float, equilibrate_ps: float, production_ps: float):
+    """Two plateaus at 0.5 fs: ``equilibrate`` (discarded) then ``production`` (measured)."""
+    from .md import Schedule
+
+    schedule = Schedule(0.5).plateau("equilibrate", temperature_K, equilibrate_ps)
+    return schedule.plateau("production", temperature_K, production_ps)
+
+
 def finite_strain_runs(
     atoms,
     workdir,
@@ -213,15 +221,14 @@ def finite_strain_runs(
     """
     import pandas as pd
 
-    from .md import MDRun, Schedule, read_thermo
+    from .md import MDRun, read_thermo
 
     rows = []
     for strain in strains:
         scaled = atoms.copy()
         scaled.set_cell(atoms.cell.array * (1.0 + strain) ** (1.0 / 3.0), scale_atoms=True)
         folder = f"{workdir}/strain{strain:+.3f}"
-        schedule = Schedule(0.5).plateau("equilibrate", temperature_K, equilibrate_ps)
-        schedule.plateau("production", temperature_K, production_ps)
+        schedule = _equilibrate_then_produce(temperature_K, equilibrate_ps, production_ps)
         MDRun(folder, scaled, schedule, calculator=calculator, ensemble="nvt-nhc",
               frame_every=frame_every, seed=seed, calc=calc).run(progress=progress)
         thermo = read_thermo(folder)
@@ -250,10 +257,9 @@ def strain_fluctuation_run(
     Returns the cells (n_frames, 3, 3) of the production stage, for
     :func:`elastic_from_cell_fluctuations`.
     """
-    from .md import MDRun, Schedule, read_trajectory
+    from .md import MDRun, read_trajectory
 
-    schedule = Schedule(0.5).plateau("equilibrate", temperature_K, equilibrate_ps)
-    schedule.plateau("production", temperature_K, production_ps)
+    schedule = _equilibrate_then_produce(temperature_K, equilibrate_ps, production_ps)
     MDRun(workdir, atoms, schedule, calculator=calculator, ensemble="npt-mtk",
           pressure_GPa=pressure_GPa, tdamp_fs=100.0, pdamp_fs=1000.0,
           frame_every=frame_every, seed=seed, calc=calc).run(progress=progress)
