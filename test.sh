@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 bash tools/install.sh
-.venv/bin/ruff check zifhelpers tests benchmarks
+.venv/bin/ruff check zifhelpers tests benchmarks tools
 exec .venv/bin/python -m pytest "$@"

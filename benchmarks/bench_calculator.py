@@ -37,7 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--spec", default="published")
+    parser.add_argument("--spec", default="published-legacy")
     args = parser.parse_args()
 
     calc = load_calculator(args.spec)

@@ -24,11 +24,11 @@ def crystal():
 def published32():
     from zifhelpers.calculators import load_calculator
 
-    return load_calculator("published", device="cpu", dtype="float32")
+    return load_calculator("published-legacy", device="cpu", dtype="float32")
 
 
 @pytest.fixture(scope="session")
 def published64():
     from zifhelpers.calculators import load_calculator
 
-    return load_calculator("published", device="cpu", dtype="float64")
+    return load_calculator("published-legacy", device="cpu", dtype="float64")

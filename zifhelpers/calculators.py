@@ -249,8 +249,13 @@ def load_calculator(
     Parameters
     ----------
     spec : str or path-like
-        ``"published"`` (alias ``"published-legacy"``): the paper's production
-        NequIP model, fetched and checksummed by :mod:`zifhelpers.data`.
+        ``"published"``: the paper's production NequIP model, fetched and
+        checksummed by :mod:`zifhelpers.data`, converted to nequip 0.19 and
+        compiled with AOT Inductor on first use (:mod:`zifhelpers.convert`;
+        identical outputs, cached, a few minutes once); if that fails, a
+        warning and the legacy path. ``"published-legacy"``: the same model
+        through its nequip 0.5.6 TorchScript file
+        (:class:`LegacyNequIPCalculator`).
         ``"emt"``: ASE's effective-medium potential, a fast toy for tests and
         teaching (metals; meaningless for ZIFs).
         A path: a nequip 0.5.x/0.6.x deployed TorchScript model (read by
@@ -260,7 +265,8 @@ def load_calculator(
     device : str, optional
         ``"cuda"`` or ``"cpu"``; default: CUDA when available.
     dtype : {"float32", "float64"}
-        Precision for legacy models (see :class:`LegacyNequIPCalculator`).
+        Precision of the published model (converted or legacy) and of legacy
+        model files.
     **kwargs
         Passed on to the calculator.
     """
@@ -268,12 +274,31 @@ def load_calculator(
         from ase.calculators.emt import EMT
 
         return EMT()
-    if str(spec) in ("published", "published-legacy"):
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    if str(spec) == "published-legacy":
         from .data import published_model_path
 
         return LegacyNequIPCalculator(
             published_model_path(), device=device, dtype=dtype, **kwargs
         )
+    if str(spec) == "published":
+        from .convert import converted_published_model
+
+        device = device or default_device()
+        try:
+            path = converted_published_model(device=device, model_dtype=dtype)
+        except Exception as err:  # no compiler, unsupported platform, ...
+            warnings.warn(
+                f"could not convert/compile the published model for nequip 0.19 "
+                f"({type(err).__name__}: {err}); using the legacy TorchScript file",
+                stacklevel=2,
+            )
+            return load_calculator("published-legacy", device=device, dtype=dtype, **kwargs)
+        from nequip.integrations.ase import NequIPCalculator
+
+        kwargs.setdefault("chemical_species_to_atom_type_map", True)
+        return NequIPCalculator.from_compiled_model(str(path), device=device, **kwargs)
     path = Path(spec)
     if not path.is_file():
         raise FileNotFoundError(

@@ -1,0 +1,131 @@
+"""The nequip 0.5.6 -> 0.19 converter reproduces the published model exactly."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from zifhelpers import convert as cv
+from zifhelpers.calculators import LegacyNequIPCalculator, load_calculator
+from zifhelpers.data import published_model_path
+
+
+@pytest.fixture(scope="module")
+def legacy():
+    return cv.read_legacy_model(published_model_path())
+
+
+@pytest.fixture(scope="module")
+def frames():
+    every = cv.verification_structures()
+    return [every[0], every[3], every[-1]]  # crystal, glass03, rattled crystal
+
+
+def test_read_legacy_model_finds_the_architecture(legacy):
+    cfg = legacy["config"]
+    assert legacy["type_names"] == ["H", "C", "N", "Zn"]
+    assert legacy["r_max"] == 6.0
+    assert cfg["num_layers"] == 5 and cfg["l_max"] == 2 and cfg["parity"] is False
+    assert cfg["irreps_edge_sh"] == "1x0e+1x1e+1x2e"  # all-even: not 0.19's 1o
+    assert cfg["avg_num_neighbors"] == pytest.approx(56.33303451538086)
+    kw = cv.legacy_builder_kwargs(legacy)
+    # global RescaleEnergyEtc scale folded into the per-type scale and shift
+    assert kw["per_type_energy_scales"]["Zn"] == pytest.approx(1.698693871, rel=1e-6)
+    assert kw["per_type_energy_shifts"]["H"] == pytest.approx(-129.9633 * 1.698693871,
+                                                              rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "key, value, words",
+    [("parity", True, "parity: true"),
+     ("nonlinearity_type", "norm", "nonlinearity_type"),
+     ("model_builders", ["allegro.model.Allegro", "PerSpeciesRescale"], "Allegro"),
+     ("use_sc", False, "use_sc"),
+     ("nonlinearity_scalars", {"e": "ssp", "o": "tanh"}, "nonlinearity_scalars")],
+)
+def test_unsupported_legacy_configs_are_refused_by_name(legacy, key, value, words):
+    bad = copy.copy(legacy)
+    bad["config"] = dict(legacy["config"], **{key: value})
+    with pytest.raises(cv.UnsupportedLegacyModel, match=words):
+        cv.legacy_builder_kwargs(bad)
+
+
+def test_non_legacy_file_is_refused(tmp_path):
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(cv.UnsupportedLegacyModel, match="not a TorchScript model"):
+        cv.read_legacy_model(junk)
+
+
+@pytest.mark.parametrize("scalar_last_layer", [False, True])
+def test_conversion_is_exact_in_float64(frames, published64, scalar_last_layer):
+    """Same weights, same maths: float64 outputs agree to rounding, far below
+    the refusal thresholds (a mis-mapped weight gives differences of order 1)."""
+    model, _ = cv.convert_legacy_model(published_model_path(), model_dtype="float64",
+                                       scalar_last_layer=scalar_last_layer)
+    worst = cv.verify_conversion(cv.eager_calculator(model), published64, frames)
+    assert worst["energy_per_atom"] < 1e-7
+    assert worst["forces"] < 1e-5
+    assert worst["stress"] < 1e-7
+
+
+def test_pruned_last_layer_is_smaller(legacy):
+    full, _ = cv.convert_legacy_model(published_model_path(), scalar_last_layer=False)
+    pruned, kw = cv.convert_legacy_model(published_model_path())
+    assert kw["scalar_last_layer"] is True
+    size = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert size(pruned) < size(full)
+    tp = dict(pruned.named_modules())["model.func.layer4_convnet.conv.tp_scatter"].tp
+    assert len(tp.instructions) == 3  # 0e x 0e, 1e x 1e, 2e x 2e -> 0e (of 15)
+
+
+def test_a_wrong_weight_is_refused_with_the_size_of_the_error(frames, published64):
+    model, _ = cv.convert_legacy_model(published_model_path(), model_dtype="float64")
+    with torch.no_grad():
+        dict(model.named_parameters())[
+            "model.func.layer2_convnet.conv.linear_2.weight"].mul_(1.01)
+    with pytest.raises(cv.ConversionError, match=r"crystal \(272 atoms\): \w+ differs by"):
+        cv.verify_conversion(cv.eager_calculator(model), published64, frames[:1])
+
+
+def test_published_is_the_converted_compiled_model(frames, published64):
+    calc = load_calculator("published", device="cpu")
+    assert type(calc).__name__ == "NequIPCalculator"
+    worst = cv.verify_conversion(calc, published64, frames)
+    assert all(worst[k] < cv.TOLERANCES[k] for k in worst)
+    # cached with its verification record; a second call reuses it
+    path = cv.converted_published_model(device="cpu")
+    record = json.loads(path.with_name(path.name.replace(".nequip.pt2", ".json")).read_text())
+    assert record["source_sha256"] == cv._sha256(published_model_path())
+    for key, limit in cv.TOLERANCES.items():
+        assert record["max_differences_eager"][key] < limit
+        assert record["max_differences_compiled"][key] < limit
+    assert not (path.parent / ".git").exists()
+
+
+def test_published_legacy_is_still_available(crystal):
+    calc = load_calculator("published-legacy", device="cpu")
+    assert isinstance(calc, LegacyNequIPCalculator)
+    atoms = crystal.copy()
+    atoms.calc = calc
+    assert atoms.get_potential_energy() == pytest.approx(-60083.21, abs=0.05)
+
+
+def test_converted_model_forces_are_energy_gradients(crystal):
+    """Central differences on the compiled float32 model (loose: float32)."""
+    calc = load_calculator("published", device="cpu")
+    atoms = crystal.copy()
+    atoms.calc = calc
+    forces = atoms.get_forces()
+    i, h = int(np.argmax(np.abs(forces[:, 0]))), 1e-3
+    energies = []
+    for sign in (1, -1):
+        moved = crystal.copy()
+        moved.positions[i, 0] += sign * h
+        moved.calc = calc
+        energies.append(moved.get_potential_energy())
+    assert forces[i, 0] == pytest.approx(-(energies[0] - energies[1]) / (2 * h), abs=0.05)
