@@ -203,3 +203,31 @@ def test_frames_written_with_labels_are_a_dataset(tmp_path):
     assert last.get_potential_energy() == pytest.approx(ref.get_potential_energy(), abs=1e-6)
     np.testing.assert_allclose(last.get_stress(), ref.get_stress(), atol=1e-8)
     assert last.info["labeller"] == "emt" and last.info["state_point"] == "hot 800 K"
+
+
+def test_deform_stage_reaches_the_target_volume_and_resumes_exactly(tmp_path):
+    atoms = _copper()
+    v0 = atoms.get_volume()
+    sched = Schedule(2.0).plateau("eq", 300, 0.02).deform("squeeze", 300, 0.1, 0.9 * v0)
+    assert sched.stages[1].volume_end_A3 == pytest.approx(0.9 * v0)
+    assert Schedule.from_dict(sched.to_dict()) == sched
+    run = MDRun(tmp_path / "a", atoms, sched, calculator="emt", ensemble="nvt-bussi",
+                frame_every=5, seed=3)
+    run.run(progress=False)
+    thermo = read_thermo(tmp_path / "a")
+    frames = read_trajectory(tmp_path / "a")
+    volumes = np.array([f.get_volume() for f in frames])
+    assert volumes[0] == pytest.approx(v0) and volumes[2] == pytest.approx(v0)  # plateau
+    assert volumes[-1] == pytest.approx(0.9 * v0, rel=1e-12)
+    assert np.all(np.diff(volumes[2:]) < 0)  # squeezed a little every step
+    # the pressure rises as the cell shrinks (EMT copper)
+    assert thermo.pressure_GPa.iloc[-1] > thermo.pressure_GPa.iloc[2] + 5
+    # interrupted half-way and resumed: same end point
+    run_b = MDRun(tmp_path / "b", atoms, sched, calculator="emt", ensemble="nvt-bussi",
+                  frame_every=5, seed=3)
+    run_b.run(progress=False, max_steps=30)
+    MDRun.resume(tmp_path / "b", progress=False)
+    end_b = read_trajectory(tmp_path / "b", -1)
+    assert np.allclose(end_b.positions, frames[-1].positions, atol=1e-10)
+    with pytest.raises(ValueError, match="NVT ensemble"):
+        MDRun(tmp_path / "c", atoms, sched, calculator="emt", ensemble="npt-mtk")

@@ -62,6 +62,9 @@ class Stage:
 
     A plateau has ``t_start_K == t_end_K``; the target temperature of a ramp
     changes linearly every step. ``timestep_fs`` overrides the schedule's.
+    ``volume_end_A3`` makes it a deformation stage: the cell is scaled
+    isotropically (atoms with it) a little every step so that the volume
+    reaches this value (Å³) at the end of the stage.
     """
 
     name: str
@@ -69,12 +72,16 @@ class Stage:
     t_start_K: float
     t_end_K: float
     timestep_fs: float | None = None
+    volume_end_A3: float | None = None
 
     def __post_init__(self):
         if self.steps < 1:
             raise ValueError(f"stage {self.name!r}: steps must be >= 1, got {self.steps}")
         if min(self.t_start_K, self.t_end_K) <= 0:
             raise ValueError(f"stage {self.name!r}: temperatures must be > 0 K")
+        if self.volume_end_A3 is not None and self.volume_end_A3 <= 0:
+            raise ValueError(f"stage {self.name!r}: volume_end_A3 must be > 0 Å³, "
+                             f"got {self.volume_end_A3}")
 
 
 @dataclass
@@ -113,6 +120,23 @@ class Schedule:
         duration = abs(t_end_K - t_start_K) / rate_K_per_ps
         steps = self._steps(duration, timestep_fs)
         self.stages.append(Stage(name, steps, t_start_K, t_end_K, timestep_fs))
+        return self
+
+    def deform(
+        self, name: str, temperature_K: float, duration_ps: float, volume_A3: float,
+        timestep_fs: float | None = None,
+    ) -> Schedule:
+        """Append a constant-temperature stage that brings the cell to ``volume_A3``.
+
+        The volume changes by an equal share of what remains at every step
+        (isotropic scaling, atoms scaled with the cell), reaching ``volume_A3``
+        exactly at the end of the stage; with the thermostat on, the structure
+        relaxes as it is squeezed, unlike a one-shot affine rescale.
+        NVT ensembles only.
+        """
+        steps = self._steps(duration_ps, timestep_fs)
+        self.stages.append(Stage(name, steps, temperature_K, temperature_K, timestep_fs,
+                                 volume_end_A3=float(volume_A3)))
         return self
 
     @property
@@ -279,6 +303,10 @@ class MDRun:
             raise ValueError(f"ensemble must be one of {ENSEMBLES}, got {ensemble!r}")
         if ensemble == "npt-mtk" and any(s.t_start_K != s.t_end_K for s in schedule.stages):
             raise ValueError("npt-mtk supports temperature plateaus only, not ramps")
+        deforming = [s.name for s in schedule.stages if s.volume_end_A3 is not None]
+        if deforming and ensemble in ("npt-mtk", "nve"):
+            raise ValueError(f"deformation stages {deforming} need an NVT ensemble "
+                             f"(nvt-bussi or nvt-nhc), not {ensemble!r}")
         checkpoint_every = checkpoint_every or frame_every * 10
         if checkpoint_every % frame_every:
             raise ValueError(
@@ -586,6 +614,13 @@ class MDRun:
                     self._restore_dyn_state(dyn, state)
                 dyn_key = (stage_index, dt_fs)
             self._set_temperature(dyn, target)
+            stage = self.schedule.stages[stage_index]
+            if stage.volume_end_A3 is not None:
+                remaining = int(self.schedule.boundaries()[stage_index + 1]) - self.step
+                volume = self.atoms.get_volume()
+                new = volume + (stage.volume_end_A3 - volume) / remaining
+                self.atoms.set_cell(self.atoms.cell * (new / volume) ** (1 / 3),
+                                    scale_atoms=True)
             dyn.step()
             self.step += 1
             record = self.step % every == 0 or self.step == total
