@@ -84,3 +84,28 @@ def test_train_resume_compile_load_evaluate(tmp_path, copper_sets):
     assert all(np.isfinite(v) and v >= 0 for v in errors.values())
     with pytest.raises(ValueError, match="must end with .nequip.pt2"):
         training.compile_model(best, tmp_path / "cu.pth")
+
+
+def test_allegro_trains_compiles_and_gives_gradient_forces(tmp_path, copper_sets):
+    """The same pipeline with nequip-allegro (the paper's scalable model)."""
+    _, paths, frames = copper_sets
+    spec = _spec(paths, 2)
+    spec.model = "allegro"
+    config = yaml.safe_load(training.write_config(spec, tmp_path / "a.yaml").read_text())
+    assert config["training_module"]["model"]["_target_"] == "allegro.model.AllegroModel"
+    best = training.train(spec, tmp_path / "allegro")
+    curve = training.learning_curve(tmp_path / "allegro")
+    assert list(curve.index) == [0, 1]
+    model = training.compile_model(best, tmp_path / "cu_allegro.nequip.pt2")
+    calc = load_calculator(str(model), device="cpu")
+    atoms = frames[22].copy()
+    atoms.calc = calc
+    forces = atoms.get_forces()
+    energies = []
+    for sign in (1, -1):
+        moved = atoms.copy()
+        moved.positions[3, 1] += sign * 2e-3
+        moved.calc = calc
+        energies.append(moved.get_potential_energy())
+    assert forces[3, 1] == pytest.approx(-(energies[0] - energies[1]) / 4e-3, abs=2e-2)
+    assert np.isfinite(training.evaluate(calc, frames[20:])["force_mae_meV_A"])

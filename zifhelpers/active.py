@@ -369,3 +369,106 @@ class ActiveLearning:
             if summaries[-1]["all_stable"]:
                 break
         return summaries
+
+
+#: Provenance name of the teacher labels of this compendium.
+TEACHER_NAME = "published NequIP (Castel 2024), converted to nequip 0.19"
+
+#: Active-learning protocol per profile (what notebook 01 and the generator use).
+PROTOCOLS = {
+    "smoke": {"rounds": 1, "epochs": 2, "heat_ps": 0.005, "deform_ps": 0.005, "hold_ps": 0.01,
+              "frames_per_point": 2, "committee_size": 2, "frame_every": 2,
+              "student": {"num_layers": 2, "num_features": 8, "radial_mlp_width": 16}},
+    "quick": {"rounds": 3, "epochs": 25, "heat_ps": 0.25, "deform_ps": 0.25, "hold_ps": 0.5,
+              "frames_per_point": 10, "committee_size": 2, "frame_every": 10, "student": {}},
+    "paper": {"rounds": 6, "epochs": 200, "heat_ps": 2.0, "deform_ps": 5.0, "hold_ps": 50.0,
+              "frames_per_point": 100, "committee_size": 3, "frame_every": 50, "student": {}},
+}
+
+
+def generate_reference_set(workdir: str | os.PathLike, output: str | os.PathLike,
+                           initial: list, teacher: Calculator, profile: str = "quick",
+                           seed: int = 2024, progress: bool = True, **overrides) -> dict:
+    """Run the loop with a profile's protocol and write the labelled frames.
+
+    ``initial`` are labelled frames to start from; starts are the crystal
+    (crystal_300K) and the ab initio glasses glass01..glass08 (one per liquid
+    state point). ``overrides`` replace protocol entries (e.g. ``rounds=2``).
+    Writes ``output`` (extxyz, ``.gz`` allowed) and ``<output stem>_summary.json``
+    beside it; returns the summary. Resumable through ``workdir``.
+    """
+    import time
+
+    from .data import load_structure
+    from .dataset import read_dataset, write_dataset
+    from .training import TrainingSpec
+
+    proto = {**PROTOCOLS[profile], **overrides}
+    points = state_points()
+    starts = {"crystal_300K": load_structure("crystal")}
+    for i, point in enumerate(points[1:], start=1):
+        starts[point.name] = load_structure(f"glass{i:02d}")
+    student = TrainingSpec("unused", "unused", **{
+        "l_max": 1, "r_max": 5.0, "num_layers": 3, "num_features": 16,
+        "radial_mlp_width": 32, "batch_size": 2, **proto["student"],
+        "max_epochs": proto["epochs"]})
+    settings = SamplingSettings(heat_ps=proto["heat_ps"], deform_ps=proto["deform_ps"],
+                                hold_ps=proto["hold_ps"], frame_every=proto["frame_every"],
+                                integrity_every=5 * proto["frame_every"])
+    loop = ActiveLearning(workdir, list(initial), student, teacher, TEACHER_NAME,
+                          starts=starts, points=points, settings=settings,
+                          committee_size=proto["committee_size"],
+                          frames_per_point=proto["frames_per_point"], seed=seed)
+    start = time.time()
+    summaries = loop.run(proto["rounds"], progress=progress)
+    frames = []
+    for k in range(len(summaries)):
+        path = loop.round_dir(k) / "labels.extxyz"
+        if path.is_file():
+            frames += read_dataset(path)
+    output = Path(output)
+    write_dataset(frames, output)
+    summary = {"labeller": TEACHER_NAME, "profile": profile, "protocol": proto,
+               "n_frames": len(frames), "rounds": summaries, "wall_s": time.time() - start}
+    name = output.name.split(".")[0] + "_summary.json"
+    (output.parent / name).write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def summary_table(summary: dict):
+    """One row per (round, state point): stability, frames, disagreement, errors."""
+    import pandas as pd
+
+    rows = []
+    for rnd in summary["rounds"]:
+        errors = rnd.get("student_errors_on_new_labels", {})
+        for name, rep in rnd["state_points"].items():
+            rows.append({"round": rnd["round"], "state point": name, "stable": rep["stable"],
+                         "frames visited": rep["frames_visited"],
+                         "labelled": rep["frames_labelled"],
+                         "max disagreement (eV/Å)": rep["max_disagreement_eV_A"],
+                         "training frames": rnd["n_train_frames"],
+                         "student force MAE on new labels (meV/Å)":
+                             errors.get("force_mae_meV_A")})
+    return pd.DataFrame(rows).set_index(["round", "state point"])
+
+
+def plot_rounds(summary: dict):
+    """Stable state points and the student's error on its own frames, per round."""
+    import matplotlib.pyplot as plt
+
+    rounds = [r["round"] for r in summary["rounds"]]
+    stable = [sum(p["stable"] for p in r["state_points"].values()) for r in summary["rounds"]]
+    total = [len(r["state_points"]) for r in summary["rounds"]]
+    mae = [r.get("student_errors_on_new_labels", {}).get("force_mae_meV_A", float("nan"))
+           for r in summary["rounds"]]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    axes[0].bar(rounds, stable, color="C0")
+    axes[0].plot(rounds, total, "k_", markersize=30, label="state points")
+    axes[0].set(xlabel="round", ylabel="stable state points", xticks=rounds)
+    axes[0].legend()
+    axes[1].plot(rounds, mae, marker="o", color="C1")
+    axes[1].set(xlabel="round", ylabel="student force MAE on\nits own new frames (meV/Å)",
+                xticks=rounds)
+    fig.tight_layout()
+    return fig

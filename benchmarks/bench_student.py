@@ -1,0 +1,101 @@
+"""Targets of a trained student: speed, accuracy on held-out liquid/glass, hot stability.
+
+    .venv/bin/python benchmarks/bench_student.py MODEL.nequip.pt2 HELD_OUT.extxyz[.gz]
+        [--nvt-ps 10] [--temperature 1500] [--workdir runs/student_nvt]
+
+Prints and writes benchmarks/results/student_<model>.json:
+- µs/atom/call (energy, forces, stress; neighbour list included) of the student,
+  the published model (converted, zifhelpers.convert) and the legacy TorchScript
+  file, on the 272-atom crystal, in one run;
+- energy/force/stress errors of the student against the teacher labels of the
+  held-out frames, split by state point;
+- an NVT run (Bussi, 0.5 fs) of one cell at --temperature from glass01, with the
+  linker-integrity check every 100 steps: whether it finished, and how many
+  linkers are intact at the end. Resumable (MDRun checkpoints in --workdir).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+from zifhelpers.calculators import load_calculator, time_per_atom_call
+from zifhelpers.data import load_structure
+from zifhelpers.dataset import read_dataset
+from zifhelpers.linkers import check_integrity
+from zifhelpers.md import MDGuardError, MDRun, Schedule, read_trajectory
+from zifhelpers.training import evaluate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("model")
+    parser.add_argument("held_out")
+    parser.add_argument("--nvt-ps", type=float, default=10.0)
+    parser.add_argument("--temperature", type=float, default=1500.0)
+    parser.add_argument("--workdir", default="runs/student_nvt")
+    parser.add_argument("--calls", type=int, default=5)
+    args = parser.parse_args()
+
+    student = load_calculator(args.model, device="cpu")
+    crystal = load_structure("crystal")
+    speed = {"student": time_per_atom_call(student, crystal, calls=args.calls),
+             "published (converted)": time_per_atom_call(load_calculator("published"),
+                                                         crystal, calls=2),
+             "published (legacy TorchScript)": time_per_atom_call(
+                 load_calculator("published-legacy"), crystal, calls=2)}
+    for name, t in speed.items():
+        print(f"{name:32s} {t:8.0f} µs/atom/call  ({speed[name] / speed['student']:.0f}x student)")
+
+    frames = read_dataset(args.held_out)
+    groups = defaultdict(list)
+    for f in frames:
+        point = str(f.info.get("state_point", "?"))
+        groups["liquid" if point.startswith("liquid") else
+               "glass" if "glass" in point else point].append(f)
+    errors = {"all": evaluate(student, frames)}
+    errors.update({k: evaluate(student, v) for k, v in groups.items()})
+    for k, e in errors.items():
+        print(f"held-out {k:10s} ({len(frames) if k == 'all' else len(groups[k]):4d} frames): "
+              f"{e['energy_mae_meV_atom']:.2f} meV/atom, {e['force_mae_meV_A']:.1f} meV/Å, "
+              f"{e['stress_mae_MPa']:.0f} MPa")
+
+    workdir = Path(args.workdir)
+    sched = Schedule(0.5).plateau("nvt", args.temperature, args.nvt_ps)
+    reason = ""
+    try:
+        if (workdir / "run.json").is_file():
+            MDRun.resume(workdir, calc=student)
+        else:
+            MDRun(workdir, load_structure("glass01"), sched, calculator=args.model,
+                  ensemble="nvt-bussi", frame_every=200, integrity_every=100, seed=5,
+                  calc=student).run()
+    except MDGuardError as err:
+        reason = str(err)
+    last = read_trajectory(workdir, -1)
+    report = check_integrity(last)
+    stability = {"temperature_K": args.temperature, "target_ps": args.nvt_ps,
+                 "reached_ps": float(last.info.get("time_ps", 0.0)),
+                 "finished": not reason, "stopped_because": reason[:400],
+                 "intact_linkers_at_end": int(report.n_intact),
+                 "broken_linkers_at_end": int(report.n_broken)}
+    print("NVT:", stability)
+    result = {"model": args.model, "device": f"{platform.machine()} CPU, "
+              f"{torch.get_num_threads()} threads", "us_per_atom_call": speed,
+              "speedup_vs_published_converted": speed["published (converted)"] / speed["student"],
+              "speedup_vs_published_legacy":
+                  speed["published (legacy TorchScript)"] / speed["student"],
+              "held_out_errors": errors, "held_out_file": args.held_out,
+              "nvt_stability": stability}
+    out = Path(__file__).parent / "results" / f"student_{Path(args.model).name.split('.')[0]}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print("written", out)
+
+
+if __name__ == "__main__":
+    main()
