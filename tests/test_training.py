@@ -109,3 +109,18 @@ def test_allegro_trains_compiles_and_gives_gradient_forces(tmp_path, copper_sets
         energies.append(moved.get_potential_energy())
     assert forces[3, 1] == pytest.approx(-(energies[0] - energies[1]) / 4e-3, abs=2e-2)
     assert np.isfinite(training.evaluate(calc, frames[20:])["force_mae_meV_A"])
+
+
+def test_screen_and_table1_side_by_side(tmp_path, copper_sets):
+    _, paths, frames = copper_sets
+    ours = training.screen({"l=1, r=4": {"max_epochs": 1}}, _spec(paths, 1), tmp_path,
+                           frames[20:], frames[0], progress=False)
+    assert list(ours.index) == ["l=1, r=4"]
+    assert ours.loc["l=1, r=4", "epochs"] == 1
+    assert ours.loc["l=1, r=4", "us_per_atom_call"] > 0
+    table = training.table1(ours)
+    assert table.loc["l=1, r=4", ("force_mae_meV_A", "this work")] == pytest.approx(
+        ours.loc["l=1, r=4", "force_mae_meV_A"])
+    assert table.loc["NequIP deployed", ("force_mae_meV_A", "paper")] == 15.0
+    assert table.loc["Allegro deployed", ("force_mae_meV_A", "paper")] == 30.1
+    assert np.isnan(table.loc["l=1, r=6", ("force_mae_meV_A", "this work")])  # not screened

@@ -302,3 +302,76 @@ def evaluate(calc, frames) -> dict[str, float]:
         out["stress_mae_MPa"] = float(np.abs(ds).mean())
         out["stress_rmse_MPa"] = float(np.sqrt((ds**2).mean()))
     return out
+
+
+#: Table 1 of Castel et al. (2024): errors against held-out AIMD and V100 cost.
+PAPER_TABLE1 = {
+    "l=1, r=6": {"energy_mae_meV_atom": 0.70, "force_mae_meV_A": 20.5, "stress_mae_MPa": 352,
+                 "us_per_atom_call": 240},
+    "l=2, r=4": {"energy_mae_meV_atom": 0.90, "force_mae_meV_A": 20.7, "stress_mae_MPa": 304,
+                 "us_per_atom_call": 371},
+    "l=2, r=5": {"energy_mae_meV_atom": 0.70, "force_mae_meV_A": 16.3, "stress_mae_MPa": 320,
+                 "us_per_atom_call": 369},
+    "l=2, r=6, no parity": {"energy_mae_meV_atom": 0.60, "force_mae_meV_A": 16.4,
+                            "stress_mae_MPa": 352, "us_per_atom_call": 280},
+    "l=2, r=6": {"energy_mae_meV_atom": 0.58, "force_mae_meV_A": 15.2, "stress_mae_MPa": 361,
+                 "us_per_atom_call": 452},
+    "l=2, r=6, flat histogram": {"energy_mae_meV_atom": 0.61, "force_mae_meV_A": 17.8,
+                                 "stress_mae_MPa": 360, "us_per_atom_call": 453},
+    "NequIP deployed": {"energy_mae_meV_atom": 0.60, "force_mae_meV_A": 15.0,
+                        "stress_mae_MPa": 352, "us_per_atom_call": 282},
+    "Allegro deployed": {"energy_mae_meV_atom": 0.70, "force_mae_meV_A": 30.1,
+                         "stress_mae_MPa": 352, "us_per_atom_call": 347},
+}
+
+
+def screen(variants: dict[str, dict], base: TrainingSpec, workdir: str | os.PathLike,
+           test_frames, timing_atoms, progress: bool = True):
+    """Train, compile, evaluate and time one model per variant (Table 1 style).
+
+    ``variants`` maps a label (e.g. ``"l=2, r=5"``) to :class:`TrainingSpec`
+    overrides (``{"l_max": 2, "r_max": 5.0}``; ``train_file`` to change the
+    data, ``model="allegro"``). Each variant trains in ``workdir/<slug>``
+    and resumes there; a compiled model already present is reused. Returns a
+    DataFrame: energy (meV/atom), force (meV/Å), stress (MPa) MAE against
+    ``test_frames`` and µs/atom/call on ``timing_atoms`` (this machine).
+    """
+    import dataclasses
+    import re
+
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from .calculators import load_calculator, time_per_atom_call
+
+    rows = {}
+    for label, overrides in tqdm(variants.items(), desc="screen", disable=not progress):
+        slug = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+        spec = dataclasses.replace(base, **overrides)
+        folder = Path(workdir) / slug
+        best = train(spec, folder)
+        model = folder / f"{slug}.nequip.pt2"
+        if not model.is_file():
+            compile_model(best, model)
+        calc = load_calculator(str(model), device="cpu")
+        errors = evaluate(calc, test_frames)
+        rows[label] = {"energy_mae_meV_atom": errors["energy_mae_meV_atom"],
+                       "force_mae_meV_A": errors["force_mae_meV_A"],
+                       "stress_mae_MPa": errors["stress_mae_MPa"],
+                       "us_per_atom_call": time_per_atom_call(calc, timing_atoms),
+                       "epochs": len(learning_curve(folder)), "model_path": str(model)}
+    return pd.DataFrame(rows).T
+
+
+def table1(ours, paper: dict | None = None):
+    """Our screen beside the paper's Table 1 (columns: ours / paper per metric)."""
+    import pandas as pd
+
+    paper = PAPER_TABLE1 if paper is None else paper
+    cols = ["energy_mae_meV_atom", "force_mae_meV_A", "stress_mae_MPa", "us_per_atom_call"]
+    labels = list(dict.fromkeys(list(ours.index) + list(paper)))
+    out = {}
+    for col in cols:
+        out[(col, "this work")] = [ours[col].get(k) if k in ours.index else None for k in labels]
+        out[(col, "paper")] = [paper.get(k, {}).get(col) for k in labels]
+    return pd.DataFrame(out, index=labels)
