@@ -86,8 +86,14 @@ def test_notebooks_01_and_02_reproduce(smoke_run):
     shipped = sorted(glob(str(Path(__file__).resolve().parents[1] / "data/reference/*.extxyz.gz")))
     assert sampling["n_frames"] == sum(len(read_dataset(p)) for p in shipped)
     assert 0 < sampling["flat_train"] <= sampling["random_train"]
+    # the shipped active-learning set: frames at the paper's state points
+    assert sampling["al_frames"] >= 100 and sampling["al_rounds"] >= 1
+    assert (out / "figures" / "01_active_learning.png").is_file()
     training = outcomes["02_training"].results["values"]
     assert Path(training["model_path"]).name == "student_smoke.nequip.pt2"
     assert 0 < training["force_mae_meV_A"] < 1e4 and 0 < training["energy_mae_meV_atom"] < 1e3
     # even a tiny student is far cheaper than the published model
     assert training["speedup_vs_published"] > 10
+    # Table 1: our student beside the paper's rows
+    assert training["table1"]["this notebook's student"]["force_mae_meV_A"] == pytest.approx(
+        training["force_mae_meV_A"])

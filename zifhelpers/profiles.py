@@ -31,12 +31,34 @@ _SETTINGS: dict[str, dict[str, dict]] = {
     },
     "02_training": {
         "smoke": {"model": {"l_max": 1, "r_max": 4.0, "num_layers": 2, "num_features": 8,
-                            "radial_mlp_width": 16, "max_epochs": 3, "batch_size": 4}},
+                            "radial_mlp_width": 16, "max_epochs": 3, "batch_size": 4},
+                  "screen": {}},
         "quick": {"model": {"l_max": 1, "r_max": 5.0, "num_layers": 3, "num_features": 16,
-                            "radial_mlp_width": 32, "max_epochs": 40, "batch_size": 2}},
+                            "radial_mlp_width": 32, "max_epochs": 40, "batch_size": 2},
+                  "screen": {
+                      name: {"num_features": 8, "max_epochs": 10, **over}
+                      for name, over in {
+                          "l=1, r=6": {"l_max": 1, "r_max": 6.0},
+                          "l=2, r=4": {"l_max": 2, "r_max": 4.0},
+                          "l=2, r=5": {"l_max": 2, "r_max": 5.0},
+                          "l=2, r=6, no parity": {"l_max": 2, "r_max": 6.0},
+                          "l=2, r=6, random": {"l_max": 2, "r_max": 6.0,
+                                               "train_file": "random_train.extxyz"},
+                          "Allegro, l=2, r=6": {"model": "allegro", "l_max": 2, "r_max": 6.0},
+                      }.items()}},
         "paper": {"model": {"l_max": 2, "r_max": 6.0, "num_layers": 5, "num_features": 32,
                             "parity": False, "radial_mlp_width": 64, "max_epochs": 1000,
-                            "batch_size": 5}},
+                            "batch_size": 5},
+                  "screen": {
+                      "l=1, r=6": {"l_max": 1, "r_max": 6.0},
+                      "l=2, r=4": {"l_max": 2, "r_max": 4.0},
+                      "l=2, r=5": {"l_max": 2, "r_max": 5.0},
+                      "l=2, r=6": {"l_max": 2, "r_max": 6.0, "parity": True},
+                      "l=2, r=6, random": {"l_max": 2, "r_max": 6.0,
+                                           "train_file": "random_train.extxyz"},
+                      "Allegro deployed": {"model": "allegro", "l_max": 2, "r_max": 6.0,
+                                           "num_layers": 2, "num_features": 64},
+                  }},
     },
     "03_validation": {
         "smoke": {
