@@ -65,7 +65,18 @@ def test_train_resume_compile_load_evaluate(tmp_path, copper_sets):
     training.train(_spec(paths, 4), run)
     assert list(training.learning_curve(run).index) == [0, 1, 2, 3]
 
-    model = training.compile_model(best, tmp_path / "cu.nequip.pt2", mode="aotinductor")
+    # a shipped checkpoint no longer sees its training files: compile from an example frame
+    import torch
+
+    ckpt = torch.load(best, map_location="cpu", weights_only=False)
+    data_cfg = ckpt["hyper_parameters"]["info_dict"]["data"]
+    for key in ("train_file_path", "val_file_path", "test_file_path"):
+        data_cfg[key] = str(tmp_path / "moved_away" / f"{key}.extxyz")
+    moved = tmp_path / "shipped.ckpt"
+    torch.save(ckpt, moved)
+    model = training.compile_model(moved, tmp_path / "cu.nequip.pt2", mode="aotinductor",
+                                   example_atoms=frames[0])
+    assert not (tmp_path / "cu.nequip.example.pt").exists()
     calc = load_calculator(str(model), device="cpu")
     atoms = frames[21].copy()
     atoms.calc = calc

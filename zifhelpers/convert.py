@@ -570,14 +570,16 @@ def _example_data(model, atoms):
         ChemicalSpeciesToAtomTypeMapper,
         NeighborListTransform,
     )
+    from nequip.utils.dtype import torch_default_dtype
 
     types = list(model.type_names)
-    data = from_ase(atoms)
-    data = ChemicalSpeciesToAtomTypeMapper(
-        model_type_names=types,
-        chemical_species_to_atom_type_map={t: t for t in types})(data)
-    data = NeighborListTransform(r_max=float(model.metadata["r_max"]))(data)
-    return AtomicDataDict.with_batch_(data)
+    with torch_default_dtype(torch.float64):  # nequip's data dtype, whatever the model's
+        data = from_ase(atoms)
+        data = ChemicalSpeciesToAtomTypeMapper(
+            model_type_names=types,
+            chemical_species_to_atom_type_map={t: t for t in types})(data)
+        data = NeighborListTransform(r_max=float(model.metadata["r_max"]))(data)
+        return AtomicDataDict.with_batch_(data)
 
 
 def compile_converted(model, output: str | os.PathLike, example_atoms,

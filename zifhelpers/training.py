@@ -235,15 +235,67 @@ def train(spec: TrainingSpec, workdir: str | os.PathLike, log: bool = True) -> P
     return best
 
 
+def _checkpoint_types(checkpoint) -> list[str]:
+    import torch
+
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    return list(ckpt["hyper_parameters"]["info_dict"]["training_module"]["model"]["type_names"])
+
+
+def _example_data_file(checkpoint: Path, path: Path, atoms=None) -> Path:
+    """Example input for AOT export, so compiling needs no training data files.
+
+    nequip-compile otherwise rebuilds the training data module to get one
+    frame, which fails for a checkpoint moved away from its data (a shipped
+    student). The frame is ``atoms`` (default: the ZIF-4 crystal).
+    """
+    import torch
+    from nequip.data import AtomicDataDict, from_ase
+    from nequip.data.transforms import (
+        ChemicalSpeciesToAtomTypeMapper,
+        NeighborListTransform,
+    )
+
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    model = ckpt["hyper_parameters"]["info_dict"]["training_module"]["model"]
+    types = list(model["type_names"])
+    if atoms is None:
+        from .data import load_structure
+
+        atoms = load_structure("crystal")
+    from nequip.utils.dtype import torch_default_dtype
+
+    with torch_default_dtype(torch.float64):  # nequip's data dtype, whatever the model's
+        data = from_ase(atoms)
+        data = ChemicalSpeciesToAtomTypeMapper(
+            model_type_names=types, chemical_species_to_atom_type_map={t: t for t in types})(data)
+        data = AtomicDataDict.with_batch_(
+            NeighborListTransform(r_max=float(model["r_max"]))(data))
+
+    class _Holder(torch.nn.Module):
+        def __init__(self, tensors):
+            super().__init__()
+            for key, value in tensors.items():
+                self.register_buffer(key, value)
+
+        def forward(self) -> int:
+            return 0
+
+    torch.jit.script(_Holder(data)).save(str(path))
+    return path
+
+
 def compile_model(
     checkpoint: str | os.PathLike, output: str | os.PathLike, mode: str = "aotinductor",
-    device: str = "cpu",
+    device: str = "cpu", example_atoms=None,
 ) -> Path:
     """``nequip-compile`` a checkpoint for ASE.
 
     ``mode="aotinductor"`` writes a ``.nequip.pt2`` (about a minute to build
     on 2 cores); ``"torchscript"`` a ``.nequip.pth`` (refused by nequip 0.19 under
-    torch >= 2.10). Returns the output path.
+    torch >= 2.10). The example frame for the export is ``example_atoms``
+    (default: the ZIF-4 crystal; for other chemistries pass one), so the
+    training data need not be present. Returns the output path.
     """
     output = Path(output)
     suffix = {"torchscript": ".nequip.pth", "aotinductor": ".nequip.pt2"}.get(mode)
@@ -256,7 +308,13 @@ def compile_model(
            "--device", device]
     if mode == "aotinductor":
         cmd += ["--target", "ase"]
+        if example_atoms is not None or {"H", "C", "N", "Zn"} >= set(
+                _checkpoint_types(checkpoint)):
+            example = _example_data_file(Path(checkpoint), output.with_suffix(".example.pt"),
+                                         example_atoms)
+            cmd += ["--data-path", str(example)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
+    output.with_suffix(".example.pt").unlink(missing_ok=True)
     if proc.returncode != 0 or not output.is_file():
         raise RuntimeError(f"nequip-compile failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     return output
@@ -375,3 +433,39 @@ def table1(ours, paper: dict | None = None):
         out[(col, "this work")] = [ours[col].get(k) if k in ours.index else None for k in labels]
         out[(col, "paper")] = [paper.get(k, {}).get(col) for k in labels]
     return pd.DataFrame(out, index=labels)
+
+
+#: Students trained by this project and shipped as checkpoints (name -> file in data/models).
+DEPLOYED = {"nequip": "student_nequip.ckpt", "allegro": "student_allegro.ckpt"}
+
+
+def deployed_model(name: str = "nequip", models_dir: str | os.PathLike | None = None,
+                   device: str = "cpu") -> Path:
+    """Compiled path of a student shipped in ``data/models`` (compiled once, cached).
+
+    Checkpoints are committed (small, platform independent); the AOT Inductor
+    file is built on first use into ``<cache>/students/`` (about a minute)
+    and rebuilt when the checkpoint changes. Load it with
+    ``load_calculator(deployed_model("nequip"))``.
+    """
+    import hashlib
+
+    import torch
+
+    from .data import cache_dir
+
+    if name not in DEPLOYED:
+        raise ValueError(f"no deployed student {name!r}; have {sorted(DEPLOYED)}")
+    folder = Path(models_dir) if models_dir else Path(__file__).resolve().parents[1] / "data" / "models"
+    ckpt = folder / DEPLOYED[name]
+    if not ckpt.is_file():
+        raise FileNotFoundError(f"{ckpt}: deployed {name} student not found (made by "
+                                "notebooks/02_training.ipynb with deploy=True)")
+    digest = hashlib.sha256(ckpt.read_bytes()).hexdigest()[:16]
+    tag = torch.__version__.split("+")[0]
+    out = Path(cache_dir()) / "students" / f"{ckpt.stem}-{digest}-{device}-torch{tag}.nequip.pt2"
+    if not out.is_file():
+        tmp = out.with_name(out.name.replace(".nequip.pt2", ".tmp.nequip.pt2"))
+        compile_model(ckpt, tmp, device=device)
+        os.replace(tmp, out)
+    return out
