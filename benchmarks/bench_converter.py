@@ -22,9 +22,29 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zifhelpers.calculators import default_device, load_calculator, time_per_atom_call
+from zifhelpers.calculators import default_device, load_calculator
 from zifhelpers.convert import converted_published_model
 from zifhelpers.data import load_structure
+
+
+def best_us_per_atom_call(calc, atoms, repeats: int) -> float:
+    """Fastest of ``repeats`` ASE calls (energy, forces, stress), after two warm-ups.
+
+    The best rather than the mean: this is a shared 2-core VM whose
+    neighbours add noise in one direction only.
+    """
+    atoms = atoms.copy()
+    atoms.calc = calc
+    rng = np.random.default_rng(0)
+    times = []
+    for i in range(repeats + 2):
+        atoms.positions += rng.normal(scale=1e-4, size=atoms.positions.shape)
+        start = time.perf_counter()
+        atoms.get_forces()
+        atoms.get_stress()
+        if i >= 2:
+            times.append(time.perf_counter() - start)
+    return 1e6 * min(times) / len(atoms)
 
 
 def torchsim_batch(frames, device: str, repeats: int) -> dict:
@@ -37,7 +57,8 @@ def torchsim_batch(frames, device: str, repeats: int) -> dict:
         str(path), device=device, chemical_species_to_atom_type_map=True,
         neighborlist_backend="vesin")
     state = ts.io.atoms_to_state(frames, device=torch.device(device), dtype=torch.float64)
-    out = model(state)  # warm-up
+    out = model(state)  # warm-ups
+    out = model(state)
     best = np.inf
     for _ in range(repeats):
         start = time.perf_counter()
@@ -47,7 +68,7 @@ def torchsim_batch(frames, device: str, repeats: int) -> dict:
     single = load_calculator("published", device=device)
     one = []
     for frame in frames:
-        one.append(time_per_atom_call(single, frame, calls=repeats))
+        one.append(best_us_per_atom_call(single, frame, repeats))
     ref = []
     for frame in frames:
         atoms = frame.copy()
@@ -73,8 +94,8 @@ def main() -> None:
     rows = []
     for n in args.sizes:
         atoms = load_structure("crystal").repeat((n, n, n))
-        t_leg = time_per_atom_call(legacy, atoms, calls=args.repeats)
-        t_new = time_per_atom_call(converted, atoms, calls=args.repeats)
+        t_leg = best_us_per_atom_call(legacy, atoms, args.repeats)
+        t_new = best_us_per_atom_call(converted, atoms, args.repeats)
         rows.append({"atoms": len(atoms), "legacy_us_per_atom_call": t_leg,
                      "converted_us_per_atom_call": t_new, "speedup": t_leg / t_new})
         print(f"{len(atoms):6d} atoms  legacy {t_leg:8.0f}  converted {t_new:8.0f} "
@@ -83,7 +104,7 @@ def main() -> None:
               f"{platform.processor() or platform.machine()} CPU, "
               f"{torch.get_num_threads()} threads",
               "torch": torch.__version__, "sizes": rows,
-              "note": "ASE calls: neighbour list + energy + forces + stress"}
+              "note": "best of --repeats ASE calls (neighbour list + energy + forces + stress) after 2 warm-ups"}
     if not args.no_batch:
         frames = [load_structure(f"glass{i:02d}") for i in range(1, 11)]
         result["torchsim"] = torchsim_batch(frames, device, args.repeats)
