@@ -1,0 +1,120 @@
+"""Size scaling of a potential: time per atom per call and peak memory vs N.
+
+Each size runs in a fresh subprocess (``python -m zifhelpers.scaling``) so
+that its peak memory (resident set on CPU, ``torch.cuda.max_memory_allocated``
+on a GPU) is its own; the time is the fastest of a few calls (energy, forces,
+stress, neighbour list included) after a warm-up. :func:`fit_power_law` fits
+``t_call = a N^b`` on a log–log scale: ``b`` near 1 is linear scaling.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["measure", "size_scaling", "fit_power_law", "largest_fitting"]
+
+
+def measure(spec: str, structure: str, repeat: int, calls: int = 3,
+            device: str | None = None) -> dict:
+    """Time and peak memory of one supercell, in this process (see module doc)."""
+    import resource
+    import time
+
+    import torch
+
+    from .calculators import load_calculator
+    from .data import load_structure
+
+    atoms = load_structure(structure).repeat((repeat, repeat, repeat)) if ":" not in structure \
+        else _toy(structure, repeat)
+    calc = load_calculator(spec, device=device) if spec != "emt" else load_calculator("emt")
+    dev = getattr(calc, "device", "cpu")
+    atoms.calc = calc
+    atoms.get_forces()
+    best = np.inf
+    rng = np.random.default_rng(0)
+    for _ in range(calls):
+        atoms.positions += rng.normal(scale=1e-4, size=atoms.positions.shape)
+        start = time.perf_counter()
+        atoms.get_forces()
+        if "stress" in calc.implemented_properties:
+            atoms.get_stress()
+        if str(dev).startswith("cuda"):
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    gpu_mib = torch.cuda.max_memory_allocated() / 2**20 if str(dev).startswith("cuda") else None
+    return {"spec": spec, "structure": structure, "repeat": repeat, "atoms": len(atoms),
+            "s_per_call": best, "us_per_atom_call": 1e6 * best / len(atoms),
+            "peak_rss_MiB": peak_mib, "peak_gpu_MiB": gpu_mib, "device": str(dev)}
+
+
+def _toy(structure: str, repeat: int):
+    """``"fcc:Cu:3"``-style toy structures for tests (element, conventional cells)."""
+    from ase.build import bulk
+
+    _, element, n = structure.split(":")
+    return bulk(element, cubic=True).repeat(int(n) * repeat)
+
+
+def size_scaling(spec: str, repeats=(1, 2, 3, 4, 5), structure: str = "crystal",
+                 calls: int = 3, device: str | None = None, timeout_s: float = 3600,
+                 progress: bool = True) -> list[dict]:
+    """:func:`measure` for each supercell ``repeat^3`` in its own process.
+
+    A size that fails (out of memory, timeout) is reported with ``error``
+    and ends the scan: larger ones would fail too.
+    """
+    from tqdm.auto import tqdm
+
+    rows = []
+    for r in tqdm(repeats, desc=f"scaling {Path(str(spec)).name}", disable=not progress):
+        cmd = [sys.executable, "-m", "zifhelpers.scaling", str(spec), structure, str(r),
+               str(calls), device or ""]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
+                                  env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        except subprocess.TimeoutExpired:
+            rows.append({"spec": spec, "repeat": r, "error": f"timeout after {timeout_s} s"})
+            break
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            rows.append({"spec": spec, "repeat": r,
+                         "error": f"exit {proc.returncode}: {' | '.join(tail)}"})
+            break
+        rows.append(json.loads(lines[-1]))
+    return rows
+
+
+def fit_power_law(atoms, seconds) -> dict:
+    """Least-squares fit of ``log t = log a + b log N``; returns ``a``, ``b`` (exponent)."""
+    atoms, seconds = np.asarray(atoms, float), np.asarray(seconds, float)
+    if len(atoms) < 2:
+        raise ValueError("need at least two sizes to fit an exponent")
+    b, log_a = np.polyfit(np.log(atoms), np.log(seconds), 1)
+    return {"a": float(np.exp(log_a)), "exponent": float(b)}
+
+
+def largest_fitting(rows: list[dict], memory_MiB: float, key: str = "peak_rss_MiB") -> int:
+    """Atoms that fit in ``memory_MiB``, extrapolating peak memory linearly in N."""
+    good = [r for r in rows if "error" not in r and r.get(key)]
+    if len(good) < 2:
+        raise ValueError("need two measured sizes to extrapolate memory")
+    n = np.array([r["atoms"] for r in good], float)
+    m = np.array([r[key] for r in good], float)
+    slope, base = np.polyfit(n, m, 1)
+    if slope <= 0:
+        return int(n.max())
+    return int((memory_MiB - base) / slope)
+
+
+if __name__ == "__main__":  # one measurement, JSON on stdout
+    spec, structure, repeat, calls, device = sys.argv[1:6]
+    print(json.dumps(measure(spec, structure, int(repeat), int(calls), device or None)))
