@@ -10,7 +10,7 @@ from zifhelpers.runner import run_notebooks
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("smoke")
-    outcomes = run_notebooks(["00", "01", "02", "03", "04", "05"], profile="smoke", output_dir=out, progress=False)
+    outcomes = run_notebooks(["00", "01", "02", "03", "04", "05", "06"], profile="smoke", output_dir=out, progress=False)
     return out, {o.notebook: o for o in outcomes}
 
 
@@ -97,3 +97,18 @@ def test_notebooks_01_and_02_reproduce(smoke_run):
     # Table 1: our student beside the paper's rows
     assert training["table1"]["this notebook's student"]["force_mae_meV_A"] == pytest.approx(
         training["force_mae_meV_A"])
+
+
+def test_notebook_06_runs_every_part(smoke_run):
+    out, outcomes = smoke_run
+    outcome = outcomes["06_allegro_scaling"]
+    assert outcome.ok, f"{outcome.error}\n{outcome.failing_source}"
+    values = outcome.results["values"]
+    assert values["scaling"]["published"]["us_per_atom_call"]["272"] > 0
+    # a few hot steps with the reference model break nothing
+    assert values["robustness"]["published"][0]["events"] == 0
+    # ReaxFF through LAMMPS: a ZIF that is still four-coordinated after a few hundred steps
+    assert 3.5 < values["reaxff_local"]["ReaxFF melt-quench"]["cn_Zn_N"] <= 4.0
+    assert values["reaxff_local"]["ab initio glasses"]["cn_Zn_N"] == pytest.approx(3.93, abs=0.005)
+    for name in ("06_size_scaling", "06_reaxff_angles"):
+        assert (out / "figures" / f"{name}.png").is_file()

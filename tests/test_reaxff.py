@@ -33,3 +33,14 @@ def test_reaxff_keeps_the_crystal_intact_at_300K(tmp_path, crystal):
 def test_reaxff_refuses_elements_it_has_no_parameters_for(tmp_path):
     with pytest.raises(ValueError, match=r"no parameters for \['Cu'\]"):
         run_reaxff(bulk("Cu"), Schedule(0.25).plateau("x", 300, 0.001), tmp_path)
+
+
+def test_local_structure_of_the_crystal_is_tetrahedral(crystal):
+    from zifhelpers.reaxff import local_structure
+
+    table, dists = local_structure({"crystal": [crystal]})
+    row = table.loc["crystal"]
+    assert row.cn_Zn_N == 4.0 and row.fraction_Zn_CN_below_4 == 0.0
+    assert abs(row.angle_NZnN_mean_deg - 109.47) < 1.0  # tetrahedral on average
+    theta, p = dists["crystal"]
+    assert np.trapezoid(p, theta) == pytest.approx(1.0, rel=0.02)

@@ -117,6 +117,38 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "fluct_systems": ["crystal"] + [f"glass{i:02d}" for i in range(1, 11)],
         },
     },
+    "06_allegro_scaling": {
+        "smoke": {
+            "scaling_models": ["published"], "scaling_repeats": [1], "rmc_glass": False,
+            "accuracy_frames": 4, "robust_models": ["published"], "robust_temperatures": [1500.0],
+            "robust_ps": 0.003, "robust_seeds": [0],
+            "reaxff_protocol": {"supercell": (1, 1, 1), "rate_K_per_ps": 400000.0,
+                                "prepare_ps": 0.002, "plateau_ps": 0.002, "equilibrate_ps": 0.004},
+            "reaxff_frame_every": 8,
+        },
+        "quick": {
+            "scaling_models": ["published", "published-legacy", "NequIP student",
+                               "Allegro student"],
+            "scaling_repeats": [1, 2, 3], "rmc_glass": True, "accuracy_frames": 90,
+            "robust_models": ["NequIP student", "Allegro student"],
+            "robust_temperatures": [1000.0, 1300.0, 1500.0, 1800.0], "robust_ps": 2.0,
+            "robust_seeds": [0],
+            "reaxff_protocol": {"supercell": (1, 1, 1), "rate_K_per_ps": 6000.0,
+                                "prepare_ps": 0.05, "plateau_ps": 0.1, "equilibrate_ps": 0.1},
+            "reaxff_frame_every": 200,
+        },
+        "paper": {
+            "scaling_models": ["published", "published-legacy", "NequIP student",
+                               "Allegro student"],
+            "scaling_repeats": [1, 2, 3, 4, 5], "rmc_glass": True, "accuracy_frames": 10000,
+            "robust_models": ["NequIP student", "Allegro student"],
+            "robust_temperatures": [1000.0, 1100.0, 1200.0, 1300.0, 1400.0, 1500.0, 1600.0,
+                                    1800.0],
+            "robust_ps": 100.0, "robust_seeds": [0, 1, 2],
+            "reaxff_protocol": {"supercell": (2, 2, 2)},
+            "reaxff_frame_every": 4000,
+        },
+    },
 }
 
 

@@ -23,7 +23,7 @@ from ase import Atoms
 
 from .md import Schedule
 
-__all__ = ["REAXFF_TYPES", "reaxff_files", "run_reaxff"]
+__all__ = ["REAXFF_TYPES", "reaxff_files", "run_reaxff", "local_structure"]
 
 #: LAMMPS type order of the published ReaxFF inputs (pair_coeff * * ffield C H N Zn).
 REAXFF_TYPES = ("C", "H", "N", "Zn")
@@ -145,3 +145,26 @@ def run_reaxff(atoms: Atoms, schedule: Schedule, workdir: str | os.PathLike,
         os.chdir(cwd)
         lmp.close()
     return frames
+
+
+def local_structure(frames_by_label: dict[str, list[Atoms]], cutoff: float = 2.5):
+    """Zn–N coordination and N–Zn–N angles of several trajectories, side by side.
+
+    Returns a DataFrame (mean Zn–N CN, fraction of Zn with CN < 4, mean and
+    spread of the N–Zn–N angle) and the angle distributions
+    ``{label: (theta_deg, P)}``.
+    """
+    import pandas as pd
+
+    from .analysis import angle_distribution, bond_angles, coordination
+
+    rows, dists = {}, {}
+    for label, frames in frames_by_label.items():
+        cn = np.concatenate([coordination(f, cutoff=cutoff) for f in frames])
+        angles = np.concatenate([bond_angles(f, cutoff=cutoff) for f in frames])
+        rows[label] = {"frames": len(frames), "cn_Zn_N": float(cn.mean()),
+                       "fraction_Zn_CN_below_4": float((cn < 4).mean()),
+                       "angle_NZnN_mean_deg": float(angles.mean()),
+                       "angle_NZnN_std_deg": float(angles.std())}
+        dists[label] = angle_distribution(frames, cutoff=cutoff)
+    return pd.DataFrame(rows).T, dists

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["measure", "size_scaling", "fit_power_law", "largest_fitting"]
+__all__ = ["measure", "size_scaling", "fit_power_law", "largest_fitting", "plot_scaling"]
 
 
 def measure(spec: str, structure: str, repeat: int, calls: int = 3,
@@ -118,3 +118,26 @@ def largest_fitting(rows: list[dict], memory_MiB: float, key: str = "peak_rss_Mi
 if __name__ == "__main__":  # one measurement, JSON on stdout
     spec, structure, repeat, calls, device = sys.argv[1:6]
     print(json.dumps(measure(spec, structure, int(repeat), int(calls), device or None)))
+
+
+def plot_scaling(rows_by_model: dict[str, list[dict]]):
+    """Log–log time per call against atoms, one line per model, exponent in the legend."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for name, rows in rows_by_model.items():
+        good = [r for r in rows if "error" not in r]
+        if not good:
+            continue
+        n = [r["atoms"] for r in good]
+        t = [r["s_per_call"] for r in good]
+        label = name
+        if len(good) > 1:
+            label += f" (N^{fit_power_law(n, t)['exponent']:.2f})"
+        axes[0].loglog(n, t, marker="o", label=label)
+        axes[1].semilogx(n, [r["peak_rss_MiB"] / 1024 for r in good], marker="o", label=name)
+    axes[0].set(xlabel="atoms", ylabel="s per call (E, F, σ)")
+    axes[1].set(xlabel="atoms", ylabel="peak memory (GiB, process)")
+    axes[0].legend()
+    fig.tight_layout()
+    return fig
