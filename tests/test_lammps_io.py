@@ -69,3 +69,27 @@ def test_nequip_pair_lines_and_bad_input(tmp_path, triclinic_glass):
     with pytest.raises(ValueError, match="ensemble"):
         lammps_io.write_lammps_inputs(triclinic_glass, Schedule().plateau("a", 300, 0.1), tmp_path,
                                       ensemble="nve")
+
+
+def test_deform_stage_reaches_the_target_volume_in_lammps(tmp_path, triclinic_glass):
+    v0 = triclinic_glass.get_volume()
+    schedule = Schedule(0.5).deform("squeeze", 300, 0.002, 0.9 * v0).plateau("hold", 300, 0.001)
+    _, script = lammps_io.write_lammps_inputs(triclinic_glass, schedule, tmp_path,
+                                              pair_style="zero 6.0", thermo_every=1)
+    assert "fix             squeeze all deform" in script.read_text()
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        lmp = lammps_io.lammps_instance("-log", "log.lammps", "-screen", "none")
+        lmp.file(script.name)
+        assert lmp.get_thermo("vol") == pytest.approx(0.9 * v0, rel=1e-8)
+        lmp.close()
+    finally:
+        os.chdir(cwd)
+    final = ase.io.read(tmp_path / "final.data", format="lammps-data", atom_style="atomic",
+                        Z_of_type=TYPES)
+    # isotropic: the shape is kept, angles unchanged
+    np.testing.assert_allclose(final.cell.cellpar()[3:], triclinic_glass.cell.cellpar()[3:],
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="ensemble='nvt'"):
+        lammps_io.write_lammps_inputs(triclinic_glass, schedule, tmp_path / "x", ensemble="npt")

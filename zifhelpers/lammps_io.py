@@ -26,6 +26,7 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
 
@@ -125,10 +126,23 @@ def write_lammps_inputs(
         f"dump            traj all custom {dump_every} trajectory.lammpstrj id type x y z",
         f"restart         {restart_every} restart.a.bin restart.b.bin",
     ]
+    from ase.calculators.lammps import Prism
+
+    tilts = np.array(Prism(atoms.cell.array).get_lammps_prism()[3:], float)  # xy, xz, yz
+    volume = atoms.get_volume()
     for k, stage in enumerate(schedule.stages):
         dt_ps = (stage.timestep_fs or schedule.timestep_fs) / 1000.0
         lines += [f"# stage {k + 1}: {stage.name}, {stage.t_start_K:g} -> {stage.t_end_K:g} K",
                   f"timestep        {dt_ps:g}"]
+        if stage.volume_end_A3 is not None:
+            if ensemble != "nvt":
+                raise ValueError(f"stage {stage.name!r} deforms the cell: use ensemble='nvt'")
+            f = (stage.volume_end_A3 / volume) ** (1 / 3)
+            dxy, dxz, dyz = tilts * (f - 1.0)
+            lines.append(f"fix             squeeze all deform 1 x scale {f:.10f} y scale {f:.10f} "
+                         f"z scale {f:.10f} xy delta {dxy:.10f} xz delta {dxz:.10f} "
+                         f"yz delta {dyz:.10f} remap x")
+            tilts, volume = tilts * f, stage.volume_end_A3
         tdamp = tdamp_fs / 1000.0
         if ensemble == "nvt":
             lines.append(f"fix             md all nvt temp {stage.t_start_K:g} {stage.t_end_K:g} {tdamp:g}")
@@ -139,6 +153,8 @@ def write_lammps_inputs(
                 f"tri {p_bar:g} {p_bar:g} {pdamp_fs / 1000.0:g}"
             )
         lines += [f"run             {stage.steps}", "unfix           md"]
+        if stage.volume_end_A3 is not None:
+            lines.append("unfix           squeeze")
     lines.append("write_data      final.data")
     input_path = folder / "md.in"
     input_path.write_text("\n".join(lines) + "\n")
