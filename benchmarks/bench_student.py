@@ -22,6 +22,7 @@ import platform
 from collections import defaultdict
 from pathlib import Path
 
+import ase.io
 import torch
 
 from zifhelpers.calculators import load_calculator, time_per_atom_call
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=1500.0)
     parser.add_argument("--workdir", default="runs/student_nvt")
     parser.add_argument("--calls", type=int, default=5)
+    parser.add_argument("--name", default="nequip", help="results file: student_<name>.json")
     args = parser.parse_args()
 
     student = load_calculator(args.model, device="cpu")
@@ -67,21 +69,27 @@ def main() -> None:
 
     workdir = Path(args.workdir)
     sched = Schedule(0.5).plateau("nvt", args.temperature, args.nvt_ps)
-    reason = ""
-    try:
-        if (workdir / "run.json").is_file():
-            MDRun.resume(workdir, calc=student)
-        else:
-            MDRun(workdir, load_structure("glass01"), sched, calculator=args.model,
-                  ensemble="nvt-bussi", frame_every=200, integrity_every=100, seed=5,
-                  calc=student).run()
-    except MDGuardError as err:
-        reason = str(err)
-    last = read_trajectory(workdir, -1)
+    status_path = workdir / "status.json"
+    status = json.loads(status_path.read_text()) if status_path.is_file() else {}
+    if status.get("state") not in ("finished", "stopped"):  # a stopped run is read, not re-run
+        try:
+            if (workdir / "run.json").is_file():
+                MDRun.resume(workdir, calc=student)
+            else:
+                MDRun(workdir, load_structure("glass01"), sched, calculator=args.model,
+                      ensemble="nvt-bussi", frame_every=200, integrity_every=100, seed=5,
+                      calc=student).run()
+        except MDGuardError:
+            pass
+    status = json.loads(status_path.read_text())
+    stopped = status["state"] == "stopped"
+    last = (ase.io.read(workdir / "failed_frame.extxyz") if stopped
+            else read_trajectory(workdir, -1))
     report = check_integrity(last)
     stability = {"temperature_K": args.temperature, "target_ps": args.nvt_ps,
-                 "reached_ps": float(last.info.get("time_ps", 0.0)),
-                 "finished": not reason, "stopped_because": reason[:400],
+                 "reached_ps": status["step"] * 0.5 / 1000.0,
+                 "finished": status["state"] == "finished",
+                 "stopped_because": status.get("reason", "")[:400],
                  "intact_linkers_at_end": int(report.n_intact),
                  "broken_linkers_at_end": int(report.n_broken)}
     print("NVT:", stability)
@@ -92,7 +100,7 @@ def main() -> None:
                   speed["published (legacy TorchScript)"] / speed["student"],
               "held_out_errors": errors, "held_out_file": args.held_out,
               "nvt_stability": stability}
-    out = Path(__file__).parent / "results" / f"student_{Path(args.model).name.split('.')[0]}.json"
+    out = Path(__file__).parent / "results" / f"student_{args.name}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print("written", out)
 
