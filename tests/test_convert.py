@@ -67,7 +67,8 @@ def test_conversion_is_exact_in_float64(frames, published64, scalar_last_layer):
     the refusal thresholds (a mis-mapped weight gives differences of order 1)."""
     model, _ = cv.convert_legacy_model(published_model_path(), model_dtype="float64",
                                        scalar_last_layer=scalar_last_layer)
-    worst = cv.verify_conversion(cv.eager_calculator(model), published64, frames)
+    some = frames if scalar_last_layer else frames[:1]
+    worst = cv.verify_conversion(cv.eager_calculator(model), published64, some)
     assert worst["energy_per_atom"] < 1e-7
     assert worst["forces"] < 1e-5
     assert worst["stress"] < 1e-7

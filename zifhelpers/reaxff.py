@@ -90,6 +90,7 @@ def run_reaxff(atoms: Atoms, schedule: Schedule, workdir: str | os.PathLike,
     traj = workdir / "trajectory.extxyz"
     traj.unlink(missing_ok=True)
     symbols = atoms.get_chemical_symbols()
+    lammps_seed = 1000 + int(seed)  # LAMMPS wants a positive seed; 0 is a valid seed here
     lmp = lammps_instance("-log", str(workdir / "log.lammps"), "-screen", "none")
     cwd = os.getcwd()
     os.chdir(workdir)  # ReaxFF reads lmp_control by name
@@ -103,14 +104,14 @@ def run_reaxff(atoms: Atoms, schedule: Schedule, workdir: str | os.PathLike,
             f"pair_coeff * * {ffield.name} {' '.join(REAXFF_TYPES)}",
             "neighbor 2 bin", "neigh_modify every 10 delay 0 check no",
             "fix qeq all qeq/reaxff 1 0.0 10.0 1e-6 reaxff",
-            f"velocity all create {t0:.2f} {seed} dist gaussian mom yes rot no",
+            f"velocity all create {t0:.2f} {lammps_seed} dist gaussian mom yes rot no",
             "thermo_style custom step temp pe press vol", "thermo 100",
         ]:
             lmp.command(cmd)
         if minimize_steps:
             lmp.command("min_style cg")
             lmp.command(f"minimize 5e-7 0 {minimize_steps} {10 * minimize_steps}")
-            lmp.command(f"velocity all create {t0:.2f} {seed} dist gaussian mom yes rot no")
+            lmp.command(f"velocity all create {t0:.2f} {lammps_seed} dist gaussian mom yes rot no")
         kcal_to_ev = 0.0433641043
         step = 0
         bar = tqdm(total=schedule.total_steps, desc="ReaxFF", disable=not progress,
