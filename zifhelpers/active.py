@@ -345,9 +345,9 @@ class ActiveLearning:
             os.replace(folder / "labels.tmp.extxyz", labels_path)
         # the student's error on what it visited, now that the teacher has spoken
         errors = self._student_errors(calcs[0], labels_path) if labels_path.is_file() else {}
+        n_labelled = len(self.labelled(k))
         summary = {"round": k, "models": [str(p) for p in models],
-                   "n_train_frames": len(self.labelled(k)) - max(
-                       1, round(self.val_fraction * len(self.labelled(k)))),
+                   "n_train_frames": n_labelled - max(1, round(self.val_fraction * n_labelled)),
                    "all_stable": all(r["stable"] for r in report.values()),
                    "state_points": report, "student_errors_on_new_labels": errors,
                    "settings": asdict(self.settings)}

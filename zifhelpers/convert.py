@@ -565,21 +565,9 @@ def verify_conversion(converted, legacy, frames, tolerances: dict | None = None)
 
 
 def _example_data(model, atoms):
-    from nequip.data import AtomicDataDict, from_ase
-    from nequip.data.transforms import (
-        ChemicalSpeciesToAtomTypeMapper,
-        NeighborListTransform,
-    )
-    from nequip.utils.dtype import torch_default_dtype
+    from .training import example_data
 
-    types = list(model.type_names)
-    with torch_default_dtype(torch.float64):  # nequip's data dtype, whatever the model's
-        data = from_ase(atoms)
-        data = ChemicalSpeciesToAtomTypeMapper(
-            model_type_names=types,
-            chemical_species_to_atom_type_map={t: t for t in types})(data)
-        data = NeighborListTransform(r_max=float(model.metadata["r_max"]))(data)
-        return AtomicDataDict.with_batch_(data)
+    return example_data(atoms, model.type_names, float(model.metadata["r_max"]))
 
 
 def compile_converted(model, output: str | os.PathLike, example_atoms,

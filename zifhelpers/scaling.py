@@ -31,9 +31,11 @@ def measure(spec: str, structure: str, repeat: int, calls: int = 3,
     from .calculators import load_calculator
     from .data import load_structure
 
-    atoms = load_structure(structure).repeat((repeat, repeat, repeat)) if ":" not in structure \
-        else _toy(structure, repeat)
-    calc = load_calculator(spec, device=device) if spec != "emt" else load_calculator("emt")
+    if ":" in structure:  # a toy, e.g. "fcc:Cu:3"
+        atoms = _toy(structure, repeat)
+    else:
+        atoms = load_structure(structure).repeat((repeat, repeat, repeat))
+    calc = load_calculator(spec, device=device)
     dev = getattr(calc, "device", "cpu")
     atoms.calc = calc
     atoms.get_forces()

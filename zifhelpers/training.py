@@ -235,19 +235,19 @@ def train(spec: TrainingSpec, workdir: str | os.PathLike, log: bool = True) -> P
     return best
 
 
-def _checkpoint_types(checkpoint) -> list[str]:
+def _checkpoint_model_config(checkpoint) -> dict:
+    """The model block of a nequip 0.19 checkpoint's config (type names, r_max, ...)."""
     import torch
 
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    return list(ckpt["hyper_parameters"]["info_dict"]["training_module"]["model"]["type_names"])
+    return ckpt["hyper_parameters"]["info_dict"]["training_module"]["model"]
 
 
-def _example_data_file(checkpoint: Path, path: Path, atoms=None) -> Path:
-    """Example input for AOT export, so compiling needs no training data files.
+def example_data(atoms, type_names, r_max: float):
+    """One frame as a nequip data dict (types mapped, neighbour list, batch), float64.
 
-    nequip-compile otherwise rebuilds the training data module to get one
-    frame, which fails for a checkpoint moved away from its data (a shipped
-    student). The frame is ``atoms`` (default: the ZIF-4 crystal).
+    The example input of AOT export; float64 whatever the model's dtype, as
+    nequip's data pipeline makes it.
     """
     import torch
     from nequip.data import AtomicDataDict, from_ase
@@ -255,22 +255,30 @@ def _example_data_file(checkpoint: Path, path: Path, atoms=None) -> Path:
         ChemicalSpeciesToAtomTypeMapper,
         NeighborListTransform,
     )
+    from nequip.utils.dtype import torch_default_dtype
 
-    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    model = ckpt["hyper_parameters"]["info_dict"]["training_module"]["model"]
-    types = list(model["type_names"])
+    types = list(type_names)
+    with torch_default_dtype(torch.float64):
+        data = from_ase(atoms)
+        data = ChemicalSpeciesToAtomTypeMapper(
+            model_type_names=types, chemical_species_to_atom_type_map={t: t for t in types})(data)
+        return AtomicDataDict.with_batch_(NeighborListTransform(r_max=float(r_max))(data))
+
+
+def _example_data_file(model_config: dict, path: Path, atoms=None) -> Path:
+    """Example input for AOT export, so compiling needs no training data files.
+
+    nequip-compile otherwise rebuilds the training data module to get one
+    frame, which fails for a checkpoint moved away from its data (a shipped
+    student). The frame is ``atoms`` (default: the ZIF-4 crystal).
+    """
+    import torch
+
     if atoms is None:
         from .data import load_structure
 
         atoms = load_structure("crystal")
-    from nequip.utils.dtype import torch_default_dtype
-
-    with torch_default_dtype(torch.float64):  # nequip's data dtype, whatever the model's
-        data = from_ase(atoms)
-        data = ChemicalSpeciesToAtomTypeMapper(
-            model_type_names=types, chemical_species_to_atom_type_map={t: t for t in types})(data)
-        data = AtomicDataDict.with_batch_(
-            NeighborListTransform(r_max=float(model["r_max"]))(data))
+    data = example_data(atoms, model_config["type_names"], model_config["r_max"])
 
     class _Holder(torch.nn.Module):
         def __init__(self, tensors):
@@ -308,9 +316,9 @@ def compile_model(
            "--device", device]
     if mode == "aotinductor":
         cmd += ["--target", "ase"]
-        if example_atoms is not None or {"H", "C", "N", "Zn"} >= set(
-                _checkpoint_types(checkpoint)):
-            example = _example_data_file(Path(checkpoint), output.with_suffix(".example.pt"),
+        model_config = _checkpoint_model_config(checkpoint)
+        if example_atoms is not None or {"H", "C", "N", "Zn"} >= set(model_config["type_names"]):
+            example = _example_data_file(model_config, output.with_suffix(".example.pt"),
                                          example_atoms)
             cmd += ["--data-path", str(example)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
