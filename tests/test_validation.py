@@ -36,3 +36,23 @@ def test_xray_comparison_of_the_crystal(crystal):
     x = validation.xray_comparison(crystal, 31, r_max=15.0)
     assert len(x["fq"]) == len(x["fq_exp"])
     assert abs(x["peaks_model"][1] - x["peaks_experiment"][1]) < 0.05
+
+
+def test_compare_potentials_shares_runs_and_measures_each(tmp_path):
+    from ase.calculators.lj import LennardJones
+
+    soft = LennardJones(sigma=0.5, epsilon=1e-4, rc=1.5)  # almost free flight for 2 fs
+    props = validation.compare_potentials(
+        {"reference": "soft", "same spec": "soft"}, ["crystal_300K"], tmp_path,
+        production_ps=0.002, frame_every=1, ring_every=1, pore_every=2, progress=False,
+        calcs={"reference": soft, "same spec": soft})
+    assert set(props) == {("reference", "crystal_300K"), ("same spec", "crystal_300K")}
+    assert [p.name for p in tmp_path.iterdir()] == ["soft"]  # one run for one spec
+    assert props["reference", "crystal_300K"] is props["same spec", "crystal_300K"]
+    assert validation.run_folder("crystal_300K", "soft", tmp_path).is_dir()
+    p = props["reference", "crystal_300K"]
+    assert p["n_frames"] == 5  # the starting frame and 4 steps of 0.5 fs
+    assert p["cn_Zn_N"] == 4.0 and (p["intact_linkers"], p["n_linkers"]) == (32, 32)
+    assert p["rings"] == {8: 4.0, 12: 16.0, 16: 32.0}
+    with pytest.raises(ValueError, match="glass42_300K"):
+        validation.compare_potentials({"a": "soft"}, ["glass42_300K"], tmp_path, 0.002)

@@ -25,8 +25,10 @@ __all__ = [
     "SYSTEMS",
     "latest_trained_model",
     "run_system",
+    "run_folder",
     "production_frames",
     "structural_properties",
+    "compare_potentials",
     "plot_local_structure",
     "xray_comparison",
 ]
@@ -72,6 +74,11 @@ def _tag(spec: str) -> str:
     return "published" if spec == "published" else Path(spec).name.split(".")[0]
 
 
+def run_folder(system: str, spec: str, workdir: str | os.PathLike) -> Path:
+    """Folder of the run of ``system`` (a name of :data:`SYSTEMS`) with ``spec``."""
+    return Path(workdir) / _tag(spec) / system
+
+
 def run_system(
     system: System,
     spec: str,
@@ -83,20 +90,23 @@ def run_system(
     frame_every: int = 200,
     seed: int = 0,
     progress: bool = True,
+    calc=None,
 ) -> Path:
     """Run (or resume) the NVT MD of ``system`` with the potential ``spec``.
 
     The run lives in ``workdir/<model tag>/<system name>`` and is resumable.
     Stages: ``melt`` (if any) then ``production``, both at the system's
     temperature, Nosé–Hoover chain with a 100 fs damping as in the paper.
-    ``melt_ps`` and ``structure`` override the system's. Returns the run folder.
+    ``melt_ps`` and ``structure`` override the system's; ``calc``, an ASE
+    calculator already loaded for ``spec``, spares loading it again.
+    Returns the run folder.
     """
     melt = system.melt_ps if melt_ps is None else melt_ps
     schedule = Schedule(timestep_fs)
     if melt > 0:
         schedule.plateau("melt", system.temperature_K, melt)
     schedule.plateau("production", system.temperature_K, production_ps)
-    folder = Path(workdir) / _tag(spec) / system.name
+    folder = run_folder(system.name, spec, workdir)
     run = MDRun(
         folder,
         load_structure(structure or system.structure),
@@ -107,6 +117,7 @@ def run_system(
         frame_every=frame_every,
         seed=seed,
         integrity_every=frame_every * 5,
+        calc=calc,
     )
     run.run(progress=progress)
     return folder
@@ -160,6 +171,57 @@ def structural_properties(
         "n_linkers": report.n_expected,
         "n_frames": len(frames),
     }
+
+
+def compare_potentials(
+    models: dict[str, str],
+    systems: list[str],
+    workdir: str | os.PathLike,
+    production_ps: float,
+    melt_ps: float | None = None,
+    liquid_start: str | None = None,
+    frame_every: int = 200,
+    ring_every: int = 10,
+    pore_every: int = 10,
+    seed: int = 0,
+    progress: bool = True,
+    calcs: dict | None = None,
+) -> dict[tuple[str, str], dict]:
+    """Run every system of :data:`SYSTEMS` with every potential; measure each run.
+
+    ``models`` maps a label (e.g. "reference", "Allegro student") to a
+    potential spec. Runs live in ``workdir/<model tag>/<system>`` (see
+    :func:`run_folder`) and resume, so a re-executed notebook does not repeat
+    finished MD; two labels with the same spec share their runs and
+    measurements.
+    ``melt_ps`` and ``liquid_start`` apply to the systems that melt (the
+    liquid). Returns ``{(label, system): structural_properties(...)}`` over
+    the production frames, at each system's temperature. ``calcs``
+    optionally maps labels to ASE calculators already loaded for their spec.
+    """
+    unknown = [name for name in systems if name not in SYSTEMS]
+    if unknown:
+        raise ValueError(f"unknown validation systems {unknown}; choose from {sorted(SYSTEMS)}")
+    props, measured = {}, {}
+    for label, spec in models.items():
+        for name in systems:
+            if (str(spec), name) in measured:
+                props[label, name] = measured[str(spec), name]
+                continue
+            system = SYSTEMS[name]
+            melting = system.melt_ps > 0
+            folder = run_system(
+                system, spec, workdir, production_ps=production_ps,
+                melt_ps=(melt_ps if melting else 0.0) if melt_ps is not None else None,
+                structure=liquid_start if melting else None,
+                frame_every=frame_every, seed=seed, progress=progress,
+                calc=(calcs or {}).get(label),
+            )
+            props[label, name] = measured[str(spec), name] = structural_properties(
+                production_frames(folder), system.temperature_K,
+                ring_every=ring_every, pore_every=pore_every,
+            )
+    return props
 
 
 def plot_local_structure(props: dict[str, dict], title: str = "", colors: dict | None = None):
