@@ -59,3 +59,34 @@ def test_protocol_runs_every_stage_in_order(tmp_path):
     assert stages == ["prepare", "heat", "plateau", "quench", "equilibrate"]
     assert thermo.target_T_K.max() == pytest.approx(900.0)
     assert thermo.step.is_monotonic_increasing and thermo.step.iloc[-1] == protocol.schedule().total_steps
+
+
+def _tiny(t_max_K: float) -> meltquench.MeltQuench:
+    return meltquench.MeltQuench(t_max_K=t_max_K, rate_K_per_ps=1e6, prepare_ps=0.002,
+                                 plateau_ps=0.002, equilibrate_ps=0.002, supercell=(1, 1, 1))
+
+
+def test_attempt_reports_a_broken_linker_and_does_not_rerun(tmp_path):
+    from ase.calculators.lj import LennardJones
+
+    crystal = load_structure("crystal")
+    broken = crystal.copy()
+    h = [a.index for a in broken if a.symbol == "H"][0]
+    broken.positions[h] += [0.0, 0.0, 3.0]  # an H torn off its imidazolate
+    soft = LennardJones(sigma=0.5, epsilon=1e-4, rc=1.5)
+    out = _tiny(1400.0).attempt(broken, tmp_path / "mq", calculator="soft", frame_every=2,
+                                integrity_every=2, progress=False, calc=soft)
+    assert out["state"] == "stopped" and "broken linkers" in out["reason"]
+    assert out["stage_reached"] == "prepare" and "verdict" not in out
+    stamp = (tmp_path / "mq" / "thermo.csv").stat().st_mtime_ns
+    again = _tiny(1400.0).attempt(broken, tmp_path / "mq", calculator="soft", calc=object())
+    assert again["reason"] == out["reason"]
+    assert (tmp_path / "mq" / "thermo.csv").stat().st_mtime_ns == stamp
+
+    # without bonding forces H flies off its C within a few fs: no integrity check here
+    done = _tiny(1400.0).attempt(crystal, tmp_path / "ok", calculator="soft", frame_every=2,
+                                 integrity_every=0, progress=False, calc=soft)
+    assert done["state"] == "finished" and done["stage_reached"] == "equilibrate"
+    assert done["max_target_K"] == pytest.approx(1400.0)
+    assert done["metrics"] == meltquench.disorder_metrics(done["frames"][-1], done["frames"][0])
+    assert done["verdict"] == meltquench.verdict(done["metrics"])

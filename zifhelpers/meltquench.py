@@ -9,6 +9,7 @@ with a 0.5 fs time step (0.25 fs above 1500 K).
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from .md import MDRun, Schedule
+from .md import MDGuardError, MDRun, Schedule, read_thermo, read_trajectory
 
 __all__ = ["MeltQuench", "disorder_metrics", "verdict", "plot_schedule", "CRYSTAL_RING_SIZES"]
 
@@ -84,6 +85,52 @@ class MeltQuench:
         )
         run.run(progress=progress)
         return Path(workdir)
+
+    def attempt(
+        self,
+        atoms: Atoms,
+        workdir: str | os.PathLike,
+        calculator: str = "published",
+        seed: int = 0,
+        frame_every: int = 200,
+        integrity_every: int = 1000,
+        progress: bool = True,
+        calc=None,
+    ) -> dict:
+        """:meth:`run`, reporting a guard stop (e.g. a broken linker) instead of raising.
+
+        For potentials that may not survive the protocol (the paper's Allegro
+        above 1300 K). A finished or stopped run is read back, not re-run.
+        Returns ``state`` ("finished" or "stopped"), ``reason``, the stage and
+        simulated time (ps) reached, the highest target temperature reached
+        (K), the recorded ``frames`` and, when finished, the disorder
+        ``metrics`` of the last frame and their :func:`verdict`.
+        """
+        workdir = Path(workdir)
+        status = workdir / "status.json"
+        state = json.loads(status.read_text()).get("state") if status.is_file() else None
+        if state not in ("finished", "stopped"):
+            try:
+                self.run(atoms, workdir, calculator=calculator, seed=seed,
+                         frame_every=frame_every, integrity_every=integrity_every,
+                         progress=progress, calc=calc)
+            except MDGuardError:
+                pass
+        info = json.loads(status.read_text())
+        thermo = read_thermo(workdir)
+        frames = read_trajectory(workdir)
+        outcome = {
+            "state": info["state"],
+            "reason": info.get("reason", ""),
+            "stage_reached": str(thermo.stage.iloc[-1]),
+            "time_ps": float(thermo.time_ps.max()),
+            "max_target_K": float(thermo.target_T_K.max()),
+            "frames": frames,
+        }
+        if info["state"] == "finished":
+            outcome["metrics"] = disorder_metrics(frames[-1], initial=frames[0])
+            outcome["verdict"] = verdict(outcome["metrics"])
+        return outcome
 
 
 def disorder_metrics(atoms: Atoms, initial: Atoms | None = None) -> dict[str, float]:
