@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["measure", "size_scaling", "fit_power_law", "largest_fitting", "plot_scaling"]
+__all__ = ["measure", "size_scaling", "fit_power_law", "largest_fitting", "summarize", "plot_scaling"]
 
 
 def measure(spec: str, structure: str, repeat: int, calls: int = 3,
@@ -65,6 +66,16 @@ def _toy(structure: str, repeat: int):
     return bulk(element, cubic=True).repeat(int(n) * repeat)
 
 
+def _failure(proc: subprocess.CompletedProcess) -> str:
+    """Why a measuring subprocess failed, in words (a kill by SIGKILL is named as such)."""
+    tail = " | ".join((proc.stderr or proc.stdout or "").strip().splitlines()[-3:])
+    if proc.returncode < 0:
+        sig = signal.Signals(-proc.returncode).name
+        why = " (out of memory?)" if sig == "SIGKILL" else ""
+        return f"killed by {sig}{why}" + (f": {tail}" if tail else "")
+    return f"exit {proc.returncode}" + (f": {tail}" if tail else "")
+
+
 def size_scaling(spec: str, repeats=(1, 2, 3, 4, 5), structure: str = "crystal",
                  calls: int = 3, device: str | None = None, timeout_s: float = 3600,
                  progress: bool = True) -> list[dict]:
@@ -87,9 +98,7 @@ def size_scaling(spec: str, repeats=(1, 2, 3, 4, 5), structure: str = "crystal",
             break
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
         if proc.returncode != 0 or not lines:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-            rows.append({"spec": spec, "repeat": r,
-                         "error": f"exit {proc.returncode}: {' | '.join(tail)}"})
+            rows.append({"spec": spec, "repeat": r, "error": _failure(proc)})
             break
         rows.append(json.loads(lines[-1]))
     return rows
@@ -115,6 +124,31 @@ def largest_fitting(rows: list[dict], memory_MiB: float, key: str = "peak_rss_Mi
     if slope <= 0:
         return int(n.max())
     return int((memory_MiB - base) / slope)
+
+
+def summarize(rows_by_model: dict[str, list[dict]], memory_MiB: float) -> dict[str, dict]:
+    """Per model: µs/atom/call by size, the fitted exponent and the largest N that fits.
+
+    ``rows_by_model`` maps a model label to :func:`size_scaling` rows; failed
+    sizes are listed under ``failed`` with their error. The exponent and
+    ``largest_fitting_atoms`` (peak memory extrapolated linearly to
+    ``memory_MiB``) need two measured sizes.
+    """
+    out = {}
+    for name, rows in rows_by_model.items():
+        good = [r for r in rows if "error" not in r]
+        entry = {"us_per_atom_call": {int(r["atoms"]): r["us_per_atom_call"] for r in good},
+                 "peak_rss_MiB": {int(r["atoms"]): r["peak_rss_MiB"] for r in good},
+                 "device": good[0]["device"] if good else None}
+        if len(good) > 1:
+            entry["exponent"] = fit_power_law([r["atoms"] for r in good],
+                                              [r["s_per_call"] for r in good])["exponent"]
+            entry["largest_fitting_atoms"] = largest_fitting(good, memory_MiB)
+        failed = {int(r["repeat"]): r["error"] for r in rows if "error" in r}
+        if failed:
+            entry["failed"] = failed
+        out[name] = entry
+    return out
 
 
 if __name__ == "__main__":  # one measurement, JSON on stdout
