@@ -110,5 +110,12 @@ def test_notebook_06_runs_every_part(smoke_run):
     # ReaxFF through LAMMPS: a ZIF that is still four-coordinated after a few hundred steps
     assert 3.5 < values["reaxff_local"]["ReaxFF melt-quench"]["cn_Zn_N"] <= 4.0
     assert values["reaxff_local"]["ab initio glasses"]["cn_Zn_N"] == pytest.approx(3.93, abs=0.005)
-    for name in ("06_size_scaling", "06_reaxff_angles"):
+    # 300 K structure of the crystal: every model keeps it four-coordinated and intact
+    for label, row in values["structure_300K"].items():
+        assert row["CN Zn–N"] == 4.0 and row["intact linkers"] == "32/32", label
+    # the 1400 K melt-quench reached every stage or says why not
+    for name, mq in values["melt_quench_1400K"].items():
+        assert mq["max_target_K"] == pytest.approx(1400.0) or mq["state"] == "stopped", name
+        assert (mq["state"] == "finished") == (mq["stage_reached"] == "equilibrate"), name
+    for name in ("06_size_scaling", "06_reaxff_angles", "06_structure_crystal_300K"):
         assert (out / "figures" / f"{name}.png").is_file()
