@@ -8,7 +8,7 @@ builds the same network from nequip 0.19 modules, with the weights mapped in:
 =========================  ===============================================
 nequip 0.5.6               nequip 0.19 (this module)
 =========================  ===============================================
-``OneHotAtomEncoding``     :class:`OneHotTypeEncoding` (node attrs = one-hot)
+``OneHotAtomEncoding``     ``legacy_nn.OneHotTypeEncoding`` (one-hot attrs)
 ``SphericalHarmonic...``   ``SphericalHarmonicEdgeAttrs`` with the legacy
                            irreps (``0e+1e+2e`` when ``parity: false``)
 ``RadialBasisEdge...``     ``EdgeLengthNormalizer`` + ``BesselEdgeLength
@@ -31,14 +31,17 @@ also replaces the one-hot + linear embedding by a type embedding and has no
 self-connection in layer 0. No weight mapping bridges those, so
 :func:`LegacyNequIPModel` assembles the legacy architecture from 0.19's own
 modules (it is a registered nequip model builder, usable from a nequip config
-with ``_target_: zifhelpers.convert.LegacyNequIPModel``).
+with ``_target_: zifhelpers.legacy_arch.LegacyNequIPModel``).
 
 Every conversion is verified against the legacy model (crystal, the ten ab
 initio glasses and a rattled frame); a model that disagrees by more than
 1e-4 eV/atom (energy), 1e-3 eV/Å (any force component) or 1e-5 eV/Å³ (any
-stress component) is refused. The converted model is compiled with AOT
-Inductor (``.nequip.pt2``) and cached in the user cache; it is derived from
-mirrored data and is never committed.
+stress component) is refused. The converted model is written as a nequip
+0.19 package file (``.nequip.zip``, :func:`package_converted`; it runs with
+nequip alone), verified after loading it back with nequip's loader, compiled
+from the package with ``nequip-compile`` (AOT Inductor, ``.nequip.pt2``) and
+cached in the user cache; it is derived from mirrored data and is never
+committed.
 
 References: S. Batzner et al., Nat. Commun. 13, 2453 (2022) (NequIP);
 N. Castel et al., Digital Discovery 3, 355 (2024) (the model).
@@ -50,6 +53,7 @@ import hashlib
 import json
 import math
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +69,14 @@ __all__ = [
     "LegacyNequIPModel",
     "convert_legacy_model",
     "verify_conversion",
-    "compile_converted",
+    "package_converted",
+    "converted_published_package",
     "converted_published_model",
     "TOLERANCES",
 ]
 
 #: Bump when the conversion changes: cached conversions are then rebuilt.
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 
 #: Refusal thresholds of :func:`verify_conversion`: eV/atom, eV/Å, eV/Å³.
 TOLERANCES = {"energy_per_atom": 1e-4, "forces": 1e-3, "stress": 1e-5}
@@ -173,142 +178,13 @@ def _check_supported(config: dict, path: str = "legacy model") -> None:
 # --------------------------------------------------------------------------- model
 
 
-def _one_hot_module():
-    from e3nn.o3 import Irreps
-    from nequip.data import AtomicDataDict
-    from nequip.nn import GraphModuleMixin
-
-    class OneHotTypeEncoding(GraphModuleMixin, torch.nn.Module):
-        """Node attributes and initial features = one-hot atom types (nequip 0.5)."""
-
-        num_types: int
-
-        def __init__(self, type_names, irreps_in=None):
-            super().__init__()
-            self.num_types = len(type_names)
-            self._output_dtype = torch.get_default_dtype()  # the model dtype
-            irreps = Irreps([(self.num_types, (0, 1))])
-            self._init_irreps(irreps_in=irreps_in, irreps_out={
-                AtomicDataDict.NODE_ATTRS_KEY: irreps,
-                AtomicDataDict.NODE_FEATURES_KEY: irreps})
-
-        def forward(self, data):
-            types = data[AtomicDataDict.ATOM_TYPE_KEY].view(-1)
-            one_hot = torch.nn.functional.one_hot(types, num_classes=self.num_types).to(
-                self._output_dtype)
-            data[AtomicDataDict.NODE_ATTRS_KEY] = one_hot
-            data[AtomicDataDict.NODE_FEATURES_KEY] = one_hot
-            return data
-
-    return OneHotTypeEncoding
-
-
-def _build_legacy_architecture(
-    r_max: float,
-    type_names: list[str],
-    feature_irreps_hidden: str,
-    irreps_edge_sh: str,
-    num_layers: int,
-    chemical_embedding_irreps_out: str,
-    conv_to_output_hidden_irreps_out: str,
-    num_basis: int,
-    polynomial_cutoff_p: int,
-    invariant_layers: int,
-    invariant_neurons: int,
-    avg_num_neighbors: float | None,
-    per_type_energy_scales: dict[str, float],
-    per_type_energy_shifts: dict[str, float],
-    scalar_last_layer: bool = False,
-):
-    from nequip.data import AtomicDataDict
-    from nequip.model.energy_modules import _append_energy_modules
-    from nequip.nn import (
-        ApplyFactor,
-        AtomwiseLinear,
-        ConvNetLayer,
-        ForceStressOutput,
-        PerTypeScaleShift,
-        SequentialGraphNetwork,
-    )
-    from nequip.nn.embedding import (
-        BesselEdgeLengthEncoding,
-        EdgeLengthNormalizer,
-        PolynomialCutoff,
-        SphericalHarmonicEdgeAttrs,
-    )
-
-    one_hot = _one_hot_module()(type_names=type_names)
-    spharm = SphericalHarmonicEdgeAttrs(irreps_edge_sh=irreps_edge_sh,
-                                        irreps_in=one_hot.irreps_out)
-    edge_norm = EdgeLengthNormalizer(r_max=r_max, type_names=type_names,
-                                     irreps_in=spharm.irreps_out)
-    bessel = BesselEdgeLengthEncoding(
-        num_bessels=num_basis, trainable=True, cutoff=PolynomialCutoff(polynomial_cutoff_p),
-        irreps_in=edge_norm.irreps_out)
-    factor = ApplyFactor(in_field=AtomicDataDict.EDGE_EMBEDDING_KEY,
-                         factor=2 * math.pi / (r_max * r_max), irreps_in=bessel.irreps_out)
-    embed = AtomwiseLinear(irreps_in=factor.irreps_out,
-                           irreps_out=chemical_embedding_irreps_out)
-    modules = {"one_hot": one_hot, "spharm": spharm, "edge_norm": edge_norm,
-               "bessel_encode": bessel, "factor": factor, "chemical_embedding": embed}
-    prev = embed.irreps_out
-    from e3nn.o3 import Irreps
-
-    scalars = str(Irreps([(m, ir) for m, ir in Irreps(feature_irreps_hidden) if ir.l == 0]))
-    for i in range(num_layers):
-        last = scalar_last_layer and i == num_layers - 1
-        layer = ConvNetLayer(
-            irreps_in=prev,
-            feature_irreps_hidden=scalars if last else feature_irreps_hidden,
-            convolution_kwargs={
-                "radial_mlp_depth": invariant_layers,
-                "radial_mlp_width": invariant_neurons,
-                "use_sc": True,
-                "is_first_layer": i == 0,
-                "avg_num_neighbors": avg_num_neighbors,
-                "type_names": type_names,
-            },
-            resnet=False,
-        )
-        prev = layer.irreps_out
-        modules[f"layer{i}_convnet"] = layer
-    hidden = AtomwiseLinear(irreps_in=prev, irreps_out=conv_to_output_hidden_irreps_out)
-    out = AtomwiseLinear(irreps_in=hidden.irreps_out, irreps_out="1x0e",
-                         out_field=AtomicDataDict.PER_ATOM_ENERGY_KEY)
-    scale_shift = PerTypeScaleShift(
-        type_names=type_names, field=AtomicDataDict.PER_ATOM_ENERGY_KEY,
-        out_field=AtomicDataDict.PER_ATOM_ENERGY_KEY,
-        scales=per_type_energy_scales, shifts=per_type_energy_shifts,
-        irreps_in=out.irreps_out)
-    modules.update({"conv_to_output_hidden": hidden, "output_hidden_to_scalar": out,
-                    "per_type_energy_scale_shift": scale_shift})
-    energy = _append_energy_modules(model=SequentialGraphNetwork(modules),
-                                    type_names=type_names, pair_potential=None)
-    return ForceStressOutput(energy, True)
-
-
-def _builder():
-    from nequip.model.utils import model_builder
-
-    return model_builder(_build_legacy_architecture)
-
-
 def LegacyNequIPModel(**kwargs):
-    """nequip model builder: the nequip 0.5.6 ``EnergyModel`` architecture.
+    """nequip model builder of the nequip 0.5.6 architecture; see
+    :func:`zifhelpers.legacy_arch.LegacyNequIPModel` (imported lazily: nequip
+    is slow to import)."""
+    from .legacy_arch import LegacyNequIPModel as build
 
-    Takes ``seed``, ``model_dtype``, ``type_names``, ``r_max`` and the
-    architecture keys of :func:`_build_legacy_architecture` (what
-    :func:`legacy_builder_kwargs` returns). Weights are random until
-    :func:`convert_legacy_model` maps the legacy ones in.
-
-    ``scalar_last_layer=True`` builds the last interaction block with scalar
-    outputs only. The readout of nequip 0.5.6 (``conv_to_output_hidden``, a
-    linear map to scalars) reads only the scalar channels of the last block,
-    so its vector and tensor outputs (and the tensor-product paths, gates and
-    self-connection weights that make them) are dead computation; dropping
-    them changes no output and saves about a sixth of the work.
-    """
-    return _builder()(**kwargs)
+    return build(**kwargs)
 
 
 def legacy_builder_kwargs(legacy: dict[str, Any], model_dtype: str = "float32") -> dict:
@@ -564,62 +440,72 @@ def verify_conversion(converted, legacy, frames, tolerances: dict | None = None)
 # --------------------------------------------------------------------------- compile
 
 
-def _example_data(model, atoms):
+def package_converted(model, builder_kwargs: dict, output: str | os.PathLike,
+                      example_atoms) -> Path:
+    """Write a converted model as a nequip 0.19 package file (``.nequip.zip``).
+
+    The same layout as ``nequip-package build``: the eager model (as a
+    ``ModuleDict`` under nequip's sole-model key), example data for AOT export
+    (``example_atoms``), the builder arguments as ``config.yaml`` and the
+    package metadata. ``torch.package`` interns the code of e3nn, nequip and
+    :mod:`zifhelpers.legacy_nn`, so the file loads with nequip alone
+    (``nequip.model.saved_models.load_saved_model``) and compiles with
+    ``nequip-compile package.nequip.zip out.nequip.pt2 --mode aotinductor
+    --device cuda --target ase`` (or ``pair_nequip`` for LAMMPS, ``batch``
+    for TorchSim) on any machine with nequip 0.19.
+    """
+    from nequip.model.saved_models.package import (
+        _suppress_package_importer_exporter_warnings,
+    )
+    from nequip.model.utils import _EAGER_MODEL_KEY
+    from nequip.scripts._package_utils import (
+        _EXTERNAL_MODULES,
+        _INTERNAL_MODULES,
+        _MOCK_MODULES,
+    )
+    from nequip.scripts.package import _CURRENT_NEQUIP_PACKAGE_VERSION
+    from nequip.train.lightning import _SOLE_MODEL_KEY
+    from nequip.utils.versions import get_current_code_versions
+    from nequip.utils.versions.version_utils import get_version_safe
+
     from .training import example_data
 
-    return example_data(atoms, model.type_names, float(model.metadata["r_max"]))
-
-
-def compile_converted(model, output: str | os.PathLike, example_atoms,
-                      target: str = "ase", device: str = "cpu") -> Path:
-    """AOT-Inductor compile an eager nequip 0.19 model, as ``nequip-compile`` does.
-
-    ``target`` is ``"ase"`` (single frame; :func:`load_calculator`) or
-    ``"batch"`` (several frames per call; TorchSim). Writes ``output``
-    (must end in ``.nequip.pt2``); takes about a minute on 2 CPU cores.
-    """
-    from nequip.scripts._compile_utils import COMPILE_TARGET_DICT
-    from nequip.scripts.compile import (
-        _AOT_METADATA_KEY,
-        _COMPILE_SEED,
-        _parse_bounds_to_Dim,
-    )
-    from nequip.utils.aot import aot_export_model
-    from nequip.utils.aoti_metadata import (
-        NEQUIP_AOTI_INPUTS_KEY,
-        NEQUIP_AOTI_OUTPUTS_KEY,
-        serialize_aoti_keys,
-    )
-    from nequip.utils.global_state import get_latest_global_state
-    from nequip.utils.versions import check_pt2_compile_compatibility
-
     output = Path(output)
-    if not output.name.endswith(".nequip.pt2"):
-        raise ValueError(f"{output}: an AOT Inductor model must end in .nequip.pt2")
-    if target not in COMPILE_TARGET_DICT:
-        raise ValueError(f"target {target!r}: expected one of {sorted(COMPILE_TARGET_DICT)}")
-    check_pt2_compile_compatibility()
+    if not output.name.endswith(".nequip.zip"):
+        raise ValueError(f"{output}: a nequip package file must end in .nequip.zip")
     output.parent.mkdir(parents=True, exist_ok=True)
-    model = model.to(device)
-    metadata = dict(model.metadata)
-    metadata.update(get_latest_global_state(only_metadata_related=True))
-    metadata = {k: str(int(v)) if isinstance(v, bool) else v for k, v in metadata.items()}
-    spec = COMPILE_TARGET_DICT[target]
-    batch_map = {"graph": _parse_bounds_to_Dim("num_frames", "2,inf"),
-                 "node": _parse_bounds_to_Dim("num_nodes", "2,inf"),
-                 "edge": _parse_bounds_to_Dim("num_edges", "2,inf")}
-    batch_map = spec["batch_map_settings"](batch_map)
-    data = spec["data_settings"](_example_data(model, example_atoms))
-    metadata[NEQUIP_AOTI_INPUTS_KEY] = serialize_aoti_keys(spec["input"])
-    metadata[NEQUIP_AOTI_OUTPUTS_KEY] = serialize_aoti_keys(spec["output"])
-    from nequip.data import AtomicDataDict
-
-    aot_export_model(
-        model=model, device=device, input_fields=spec["input"],
-        output_fields=spec["output"], data=AtomicDataDict.to_(data, device),
-        batch_map=batch_map, output_path=str(output),
-        inductor_configs={_AOT_METADATA_KEY: {k: str(v) for k, v in metadata.items()}},
-        constant_fold=False, seed=_COMPILE_SEED)
+    type_names = list(model.type_names)
+    data = example_data(example_atoms, type_names, float(model.metadata["r_max"]))
+    config = {"model": {"_target_": "zifhelpers.legacy_arch.LegacyNequIPModel",
+                        **builder_kwargs},
+              "converted_from": "nequip 0.5.6 TorchScript model (zifhelpers.convert)",
+              "converter_version": CONVERTER_VERSION}
+    metadata = {
+        "versions": get_current_code_versions(),
+        "external_modules": {k: get_version_safe(k) for k in _EXTERNAL_MODULES},
+        "package_version_id": _CURRENT_NEQUIP_PACKAGE_VERSION,
+        "available_models": [_EAGER_MODEL_KEY],
+        "atom_types": dict(enumerate(type_names)),
+    }
+    # the file name is the package's root folder: write under the final name
+    tmp_dir = Path(tempfile.mkdtemp(prefix=".package-", dir=output.parent))
+    tmp = tmp_dir / output.name
+    with _suppress_package_importer_exporter_warnings():
+        with torch.package.PackageExporter(
+                tmp, importer=(torch.package.importer.sys_importer,)) as exp:
+            exp.mock([f"{pkg}.**" for pkg in _MOCK_MODULES])
+            exp.extern([f"{pkg}.**" for pkg in _EXTERNAL_MODULES])
+            exp.intern([f"{pkg}.**" for pkg in _INTERNAL_MODULES])
+            exp.intern(["zifhelpers", "zifhelpers.legacy_nn"])
+            exp.save_pickle("model", "example_data.pkl", data, dependencies=True)
+            exp.save_text("model", "config.yaml", yaml.safe_dump(config, sort_keys=False))
+            exp.save_text("model", "package_metadata.txt",
+                          yaml.dump(metadata, default_flow_style=False))
+            exp.save_pickle("model", f"{_EAGER_MODEL_KEY}_model.pkl",
+                            torch.nn.ModuleDict({_SOLE_MODEL_KEY: model.to("cpu")}),
+                            dependencies=True)
+    os.replace(tmp, output)
+    tmp_dir.rmdir()
     return output
 
 
@@ -631,57 +517,113 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _cached(output: Path, record_path: Path, want: dict) -> bool:
+    """Whether ``output`` exists with a JSON record matching ``want``."""
+    if not (output.is_file() and record_path.is_file()):
+        return False
+    record = json.loads(record_path.read_text())
+    return all(record.get(k) == v for k, v in want.items())
+
+
+def _published_cache(cache_dir) -> tuple[Path, Path, dict]:
+    import nequip
+
+    from .data import cache_dir as default_cache
+    from .data import published_model_path
+
+    source = Path(published_model_path())
+    folder = Path(cache_dir) if cache_dir else Path(default_cache()) / "converted"
+    folder.mkdir(parents=True, exist_ok=True)
+    want = {"source_sha256": _sha256(source), "nequip": nequip.__version__,
+            "torch": torch.__version__, "converter": CONVERTER_VERSION}
+    return source, folder, want
+
+
+def _float64_reference(source: Path):
+    # the reference is the legacy model in float64: in float32 its own energy
+    # sum carries ~1e-4 eV/atom of rounding on 272 atoms
+    from .calculators import LegacyNequIPCalculator
+
+    return LegacyNequIPCalculator(source, device="cpu", dtype="float64")
+
+
+def converted_published_package(model_dtype: str = "float32",
+                                cache_dir: str | os.PathLike | None = None,
+                                verify: bool = True) -> Path:
+    """Path of the published model as a nequip 0.19 package file (``.nequip.zip``).
+
+    On first use: fetch the legacy file, convert it (:func:`convert_legacy_model`),
+    write the package (:func:`package_converted`), load it back with nequip's
+    own loader and verify that model against the legacy one on the crystal,
+    the ten glasses and a rattled frame (:func:`verify_conversion`); cache it
+    under ``<cache>/converted/`` with a JSON record of the check (source
+    sha256, versions, largest differences). Compile it for any device with
+    ``nequip-compile <package> out.nequip.pt2 --mode aotinductor --device cuda
+    --target ase`` (``pair_nequip`` for LAMMPS, ``batch`` for TorchSim).
+    """
+    from nequip.model.saved_models import load_saved_model
+
+    from .data import load_structure
+
+    source, folder, want = _published_cache(cache_dir)
+    want["model_dtype"] = model_dtype
+    package = folder / f"nequip_l2r6stress0-{model_dtype}.nequip.zip"
+    record_path = folder / f"nequip_l2r6stress0-{model_dtype}.package.json"
+    if _cached(package, record_path, want):
+        return package
+    model, kwargs = convert_legacy_model(source, model_dtype=model_dtype)
+    tmp = package_converted(model, kwargs, folder / f"unverified-{package.name}",
+                            load_structure("crystal"))
+    record = dict(want)
+    if verify:
+        loaded = load_saved_model(str(tmp)).eval()
+        frames = verification_structures()
+        record["max_differences_eager"] = verify_conversion(
+            eager_calculator(loaded, "cpu"), _float64_reference(source),
+            tqdm(frames, desc="verifying the converted model", leave=False))
+    os.replace(tmp, package)
+    record_path.write_text(json.dumps(record, indent=2))
+    return package
+
+
 def converted_published_model(device: str | None = None, target: str = "ase",
                               model_dtype: str = "float32",
                               cache_dir: str | os.PathLike | None = None,
                               verify: bool = True) -> Path:
     """Path of the published model converted and compiled for nequip 0.19.
 
-    On first use: fetch the legacy file, convert, verify against it on the
-    crystal, the ten glasses and a rattled frame (:func:`verify_conversion`),
-    compile with AOT Inductor, and cache under ``<cache>/converted/`` with a
-    JSON record of the check (source sha256, versions, largest differences).
-    Later calls return the cached file if the record matches the source file,
-    the device, the target and the installed torch/nequip versions.
+    Compiles :func:`converted_published_package` with ``nequip-compile
+    --mode aotinductor`` for ``device`` and ``target`` (``"ase"``: one frame
+    per call, what :func:`~zifhelpers.calculators.load_calculator` uses;
+    ``"batch"``: several frames per call, for TorchSim), checks an ``"ase"``
+    build against the legacy model on the crystal and a rattled frame, and
+    caches it beside the package. Later calls return the cached file if its
+    record matches the source file, the device, the target and the installed
+    torch/nequip versions.
     """
-    import nequip
-
-    from .calculators import LegacyNequIPCalculator, default_device
-    from .data import cache_dir as default_cache
-    from .data import published_model_path
+    from .calculators import default_device
+    from .training import compile_model
 
     device = device or default_device()
-    source = Path(published_model_path())
-    folder = Path(cache_dir) if cache_dir else Path(default_cache()) / "converted"
-    folder.mkdir(parents=True, exist_ok=True)
+    source, folder, want = _published_cache(cache_dir)
+    want.update(device=device, target=target, model_dtype=model_dtype)
     stem = (f"nequip_l2r6stress0-{target}-{device}-{model_dtype}"
             f"-torch{torch.__version__.split('+')[0]}")
     output = folder / f"{stem}.nequip.pt2"
     record_path = folder / f"{stem}.json"
-    want = {"source_sha256": _sha256(source), "nequip": nequip.__version__,
-            "torch": torch.__version__, "device": device, "target": target,
-            "model_dtype": model_dtype, "converter": CONVERTER_VERSION}
-    if output.is_file() and record_path.is_file():
-        record = json.loads(record_path.read_text())
-        if all(record.get(k) == v for k, v in want.items()):
-            return output
-    model, _ = convert_legacy_model(source, model_dtype=model_dtype)
-    record = dict(want)
-    frames = verification_structures()
-    if verify:
-        # the reference is the legacy model in float64: in float32 its own
-        # energy sum carries ~1e-4 eV/atom of rounding on 272 atoms
-        reference = LegacyNequIPCalculator(source, device="cpu", dtype="float64")
-        record["max_differences_eager"] = verify_conversion(
-            eager_calculator(model, "cpu"), reference,
-            tqdm(frames, desc="verifying the converted model", leave=False))
+    if _cached(output, record_path, want):
+        return output
+    package = converted_published_package(model_dtype, cache_dir=folder, verify=verify)
+    record = dict(want, package=package.name)
     tmp = output.with_name(output.name.replace(".nequip.pt2", ".tmp.nequip.pt2"))
-    compile_converted(model, tmp, frames[0], target=target, device=device)
+    compile_model(package, tmp, device=device, target=target)
     if verify and target == "ase":
         from .calculators import load_calculator
 
+        frames = verification_structures()
         record["max_differences_compiled"] = verify_conversion(
-            load_calculator(tmp, device=device), reference, [frames[0], frames[-1]])
+            load_calculator(tmp, device=device), _float64_reference(source),
+            [frames[0], frames[-1]])
     os.replace(tmp, output)
     record_path.write_text(json.dumps(record, indent=2))
     return output
