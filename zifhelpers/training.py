@@ -295,15 +295,17 @@ def _example_data_file(model_config: dict, path: Path, atoms=None) -> Path:
 
 def compile_model(
     checkpoint: str | os.PathLike, output: str | os.PathLike, mode: str = "aotinductor",
-    device: str = "cpu", example_atoms=None,
+    device: str = "cpu", example_atoms=None, target: str = "ase",
 ) -> Path:
-    """``nequip-compile`` a checkpoint for ASE.
+    """``nequip-compile`` a checkpoint or a package file (``.nequip.zip``).
 
     ``mode="aotinductor"`` writes a ``.nequip.pt2`` (about a minute to build
-    on 2 cores); ``"torchscript"`` a ``.nequip.pth`` (refused by nequip 0.19 under
-    torch >= 2.10). The example frame for the export is ``example_atoms``
-    (default: the ZIF-4 crystal; for other chemistries pass one), so the
-    training data need not be present. Returns the output path.
+    on 2 cores) for ``target`` (``"ase"``: one frame per call; ``"batch"``:
+    several frames per call, for TorchSim); ``"torchscript"`` a ``.nequip.pth``
+    (refused by nequip 0.19 under torch >= 2.10). For a checkpoint the example
+    frame for the export is ``example_atoms`` (default: the ZIF-4 crystal; for
+    other chemistries pass one), so the training data need not be present; a
+    package carries its own. Returns the output path.
     """
     output = Path(output)
     suffix = {"torchscript": ".nequip.pth", "aotinductor": ".nequip.pt2"}.get(mode)
@@ -315,9 +317,11 @@ def compile_model(
     cmd = [_nequip_script("nequip-compile"), str(checkpoint), str(output), "--mode", mode,
            "--device", device]
     if mode == "aotinductor":
-        cmd += ["--target", "ase"]
-        model_config = _checkpoint_model_config(checkpoint)
-        if example_atoms is not None or {"H", "C", "N", "Zn"} >= set(model_config["type_names"]):
+        cmd += ["--target", target]
+        model_config = ({} if str(checkpoint).endswith(".nequip.zip")
+                        else _checkpoint_model_config(checkpoint))
+        if model_config and (example_atoms is not None
+                             or {"H", "C", "N", "Zn"} >= set(model_config["type_names"])):
             example = _example_data_file(model_config, output.with_suffix(".example.pt"),
                                          example_atoms)
             cmd += ["--data-path", str(example)]
