@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -102,13 +104,45 @@ def test_published_is_the_converted_compiled_model(frames, published64):
     # cached with its verification record; a second call reuses it
     path = cv.converted_published_model(device="cpu")
     record = json.loads(path.with_name(path.name.replace(".nequip.pt2", ".json")).read_text())
-    assert record["source_sha256"] == cv._sha256(published_model_path())
+    package = path.parent / record["package"]
+    assert cv.converted_published_package() == package
+    package_record = json.loads(package.with_name(
+        package.name.replace(".nequip.zip", ".package.json")).read_text())
+    for rec in (record, package_record):
+        assert rec["source_sha256"] == cv._sha256(published_model_path())
+        assert rec["converter"] == cv.CONVERTER_VERSION
     for key, limit in cv.TOLERANCES.items():
-        assert record["max_differences_eager"][key] < limit
+        assert package_record["max_differences_eager"][key] < limit
         assert record["max_differences_compiled"][key] < limit
     # cached in the user cache, never inside the repository
     repo = Path(__file__).resolve().parents[1]
     assert repo not in path.resolve().parents
+
+
+def test_package_file_runs_with_nequip_alone(published64, crystal, tmp_path):
+    """The .nequip.zip loads and runs in a process where zifhelpers cannot be
+    imported (its one module is interned), giving the legacy model's energy."""
+    package = cv.converted_published_package()
+    crystal.write(tmp_path / "crystal.extxyz")
+    script = (
+        "import sys; sys.modules['zifhelpers'] = None\n"
+        "from ase.io import read\n"
+        "from nequip.integrations.ase import NequIPCalculator\n"
+        f"atoms = read({str(tmp_path / 'crystal.extxyz')!r})\n"
+        f"atoms.calc = NequIPCalculator._from_saved_model({str(package)!r})\n"
+        "print(atoms.get_potential_energy())\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    energy = float(proc.stdout.strip().splitlines()[-1])
+    atoms = crystal.copy()
+    atoms.calc = published64
+    reference = atoms.get_potential_energy()
+    assert energy == pytest.approx(reference, abs=len(atoms) * cv.TOLERANCES["energy_per_atom"])
+
+
+def test_package_refuses_a_wrong_extension(tmp_path):
+    with pytest.raises(ValueError, match="must end in .nequip.zip"):
+        cv.package_converted(None, {}, tmp_path / "model.zip", None)
 
 
 def test_published_legacy_is_still_available(crystal):
