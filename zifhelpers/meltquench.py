@@ -86,20 +86,10 @@ class MeltQuench:
         run.run(progress=progress)
         return Path(workdir)
 
-    def attempt(
-        self,
-        atoms: Atoms,
-        workdir: str | os.PathLike,
-        calculator: str = "published",
-        seed: int = 0,
-        frame_every: int = 200,
-        integrity_every: int = 1000,
-        progress: bool = True,
-        calc=None,
-    ) -> dict:
+    def attempt(self, atoms: Atoms, workdir: str | os.PathLike, **run_kwargs) -> dict:
         """:meth:`run`, reporting a guard stop (e.g. a broken linker) instead of raising.
 
-        For potentials that may not survive the protocol (the paper's Allegro
+        ``run_kwargs`` are those of :meth:`run`. For potentials that may not survive the protocol (the paper's Allegro
         above 1300 K). A finished or stopped run is read back, not re-run.
         Returns ``state`` ("finished" or "stopped"), ``reason``, the stage and
         simulated time (ps) reached, the highest target temperature reached
@@ -111,9 +101,7 @@ class MeltQuench:
         state = json.loads(status.read_text()).get("state") if status.is_file() else None
         if state not in ("finished", "stopped"):
             try:
-                self.run(atoms, workdir, calculator=calculator, seed=seed,
-                         frame_every=frame_every, integrity_every=integrity_every,
-                         progress=progress, calc=calc)
+                self.run(atoms, workdir, **run_kwargs)
             except MDGuardError:
                 pass
         info = json.loads(status.read_text())
