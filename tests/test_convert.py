@@ -167,3 +167,13 @@ def test_converted_model_forces_are_energy_gradients(crystal):
         moved.calc = calc
         energies.append(moved.get_potential_energy())
     assert forces[i, 0] == pytest.approx(-(energies[0] - energies[1]) / (2 * h), abs=0.05)
+
+
+def test_command_line_copies_the_verified_package(tmp_path, capsys):
+    from zifhelpers.__main__ import main
+
+    out = tmp_path / "published.nequip.zip"
+    assert main(["convert-published", "--output", str(out)]) == 0
+    assert out.read_bytes() == cv.converted_published_package().read_bytes()
+    assert main(["convert-published", "--output", str(tmp_path / "model.zip")]) == 2
+    assert "expected a path ending in .nequip.zip" in capsys.readouterr().err

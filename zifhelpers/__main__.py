@@ -1,4 +1,4 @@
-"""Command line: ``python -m zifhelpers {run,fetch} ...``."""
+"""Command line: ``python -m zifhelpers {run,fetch,md-resume,convert-published} ...``."""
 
 from __future__ import annotations
 
@@ -32,7 +32,19 @@ def main(argv: list[str] | None = None) -> int:
     resume = sub.add_parser("md-resume", help="resume (or start) an MD run folder")
     resume.add_argument("workdir")
     resume.add_argument("--no-progress", action="store_true")
+    conv = sub.add_parser(
+        "convert-published",
+        help="the published nequip 0.5.6 model as a verified nequip 0.19 package (.nequip.zip)")
+    conv.add_argument("--output", default=None,
+                      help="copy the package to this .nequip.zip path")
+    conv.add_argument("--compiled", default=None, metavar="PATH.nequip.pt2",
+                      help="also compile it (AOT Inductor) and copy the result here")
+    conv.add_argument("--device", default=None, help="cpu or cuda (default: cuda if visible)")
+    conv.add_argument("--target", default="ase", help="nequip-compile target: ase, batch, ...")
     args = parser.parse_args(argv)
+
+    if args.command == "convert-published":
+        return _convert_published(args)
 
     if args.command == "fetch":
         from .data import fetch_all
@@ -66,6 +78,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(outcomes) - len(failed)} notebooks ran, {len(failed)} failed"
           + (f": {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
+
+
+def _convert_published(args) -> int:
+    import shutil
+
+    from .convert import converted_published_model, converted_published_package
+
+    for value, ending in ((args.output, ".nequip.zip"), (args.compiled, ".nequip.pt2")):
+        if value is not None and not value.endswith(ending):
+            print(f"{value}: expected a path ending in {ending}", file=sys.stderr)
+            return 2
+    package = converted_published_package()
+    print(f"package (verified): {package}")
+    if args.output:
+        shutil.copyfile(package, args.output)
+        print(f"copied to {args.output}")
+    if args.compiled:
+        compiled = converted_published_model(device=args.device, target=args.target)
+        shutil.copyfile(compiled, args.compiled)
+        print(f"compiled ({args.target}): {args.compiled}")
+    return 0
 
 
 if __name__ == "__main__":
