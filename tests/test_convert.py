@@ -64,12 +64,17 @@ def test_non_legacy_file_is_refused(tmp_path):
         cv.read_legacy_model(junk)
 
 
-@pytest.mark.parametrize("scalar_last_layer", [False, True])
-def test_conversion_is_exact_in_float64(frames, published64, scalar_last_layer):
+@pytest.mark.parametrize("scalar_last_layer,fused", [(False, False), (True, True)])
+def test_conversion_is_exact_in_float64(frames, published64, scalar_last_layer, fused):
     """Same weights, same maths: float64 outputs agree to rounding, far below
-    the refusal thresholds (a mis-mapped weight gives differences of order 1)."""
-    model, _ = cv.convert_legacy_model(published_model_path(), model_dtype="float64",
-                                       scalar_last_layer=scalar_last_layer)
+    the refusal thresholds (a mis-mapped weight gives differences of order 1),
+    with e3nn's tensor products and with the fused ones."""
+    model, kw = cv.convert_legacy_model(published_model_path(), model_dtype="float64",
+                                        scalar_last_layer=scalar_last_layer,
+                                        fused_tensor_product=fused)
+    assert kw.get("fused_tensor_product", False) is fused
+    kinds = {type(m).__name__ for m in model.modules()}
+    assert ("FusedTensorProductScatter" in kinds) is fused
     some = frames if scalar_last_layer else frames[:1]
     worst = cv.verify_conversion(cv.eager_calculator(model), published64, some)
     assert worst["energy_per_atom"] < 1e-7

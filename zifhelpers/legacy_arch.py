@@ -26,14 +26,17 @@ from nequip.nn import (
     PerTypeScaleShift,
     SequentialGraphNetwork,
 )
+from nequip.nn._tp_scatter_base import TensorProductScatter
 from nequip.nn.embedding import (
     BesselEdgeLengthEncoding,
     EdgeLengthNormalizer,
     PolynomialCutoff,
     SphericalHarmonicEdgeAttrs,
 )
+from nequip.nn.model_modifier_utils import replace_submodules
+from nequip.utils.dtype import torch_default_dtype
 
-from .legacy_nn import OneHotTypeEncoding
+from .legacy_nn import FusedTensorProductScatter, OneHotTypeEncoding
 
 __all__ = ["OneHotTypeEncoding", "LegacyNequIPModel"]
 
@@ -55,6 +58,7 @@ def LegacyNequIPModel(
     per_type_energy_scales: dict[str, float],
     per_type_energy_shifts: dict[str, float],
     scalar_last_layer: bool = False,
+    fused_tensor_product: bool = False,
 ):
     """nequip model builder: the nequip 0.5.6 ``EnergyModel`` architecture.
 
@@ -69,6 +73,11 @@ def LegacyNequIPModel(
     so its vector and tensor outputs (and the tensor-product paths, gates and
     self-connection weights that make them) are dead computation; dropping
     them changes no output and saves about a sixth of the work.
+
+    ``fused_tensor_product=True`` computes each block's edge tensor product
+    and scatter with :class:`zifhelpers.legacy_nn.FusedTensorProductScatter`
+    (the same function as e3nn's, regrouped into a few large ops; about twice
+    as fast on a CPU). The state dict is the same either way.
     """
     one_hot = OneHotTypeEncoding(type_names=type_names)
     spharm = SphericalHarmonicEdgeAttrs(irreps_edge_sh=irreps_edge_sh,
@@ -114,6 +123,17 @@ def LegacyNequIPModel(
         irreps_in=out.irreps_out)
     modules.update({"conv_to_output_hidden": hidden, "output_hidden_to_scalar": out,
                     "per_type_energy_scale_shift": scale_shift})
-    energy = _append_energy_modules(model=SequentialGraphNetwork(modules),
+    network = SequentialGraphNetwork(modules)
+    if fused_tensor_product:
+        network = replace_submodules(network, TensorProductScatter, _fused)
+    energy = _append_energy_modules(model=network,
                                     type_names=type_names, pair_potential=None)
     return ForceStressOutput(energy, True)
+
+
+def _fused(old: TensorProductScatter) -> FusedTensorProductScatter:
+    with torch_default_dtype(old.model_dtype):
+        new = FusedTensorProductScatter(old.feature_irreps_in, old.irreps_edge_attr,
+                                        old.irreps_mid, old.instructions)
+    new.tp = old.tp  # same (persistent) buffers: same state dict
+    return new

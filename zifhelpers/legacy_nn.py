@@ -8,12 +8,16 @@ nequip package file without pulling in nequip's training stack.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from e3nn.o3._irreps import Irreps
 from nequip.data import AtomicDataDict
 from nequip.nn._graph_mixin import GraphModuleMixin
+from nequip.nn._tp_scatter_base import TensorProductScatter
+from nequip.nn.utils import scatter
 
-__all__ = ["OneHotTypeEncoding"]
+__all__ = ["OneHotTypeEncoding", "FusedTensorProductScatter"]
 
 
 class OneHotTypeEncoding(GraphModuleMixin, torch.nn.Module):
@@ -37,3 +41,109 @@ class OneHotTypeEncoding(GraphModuleMixin, torch.nn.Module):
         data[AtomicDataDict.NODE_ATTRS_KEY] = one_hot
         data[AtomicDataDict.NODE_FEATURES_KEY] = one_hot
         return data
+
+
+class FusedTensorProductScatter(TensorProductScatter):
+    """Edge tensor product + scatter of an interaction block, in a few large ops.
+
+    Computes exactly what nequip's ``TensorProductScatter`` computes with
+    e3nn's ``TensorProduct`` (weighted ``"uvu"`` paths with per-edge weights,
+    one output block per path, summed onto the receiving atom), arranged for
+    a CPU. Paths are grouped by (input irrep, output irrep). Per group, the
+    edge attributes are contracted with the group's Wigner 3j symbols and
+    path weights (one small ``mm`` with a constant matrix), the gathered
+    input features are multiplied by these per-edge matrices (one ``bmm``, or
+    an outer product for scalar inputs), scaled by the radial weights and
+    summed onto atoms, where the (u, path) axes are swapped into e3nn's order.
+    The groups tile e3nn's sorted output blocks in order, so the result is a
+    concatenation. e3nn instead runs several small kernels per path (15 paths
+    per layer in the published ZIF-4 model): after AOT Inductor, this module
+    makes the converted model about twice as fast on 2 CPU cores.
+
+    The constants are float buffers only: an earlier version that gathered
+    with constant integer ``index_select`` indices crashed (SIGSEGV) in
+    nequip-compile's check run of the AOT Inductor build (torch 2.13, CPU).
+    ``self.tp`` is kept (unused) so that the state dict is the same with and
+    without this module, as nequip's own accelerated variants do.
+    """
+
+    def __init__(self, feature_irreps_in, irreps_edge_attr, irreps_mid, instructions) -> None:
+        super().__init__(feature_irreps_in, irreps_edge_attr, irreps_mid, instructions)
+        from e3nn.o3._wigner import wigner_3j
+
+        irreps1 = Irreps(feature_irreps_in)
+        irreps2 = Irreps(irreps_edge_attr)
+        irreps_out = Irreps(irreps_mid)
+        in1_off = _offsets([mul * ir.dim for mul, ir in irreps1])
+        in2_off = _offsets([mul * ir.dim for mul, ir in irreps2])
+        w_off = _offsets([math.prod(ins.path_shape) if ins.has_weight else 0
+                          for ins in self.tp.instructions])
+
+        groups: dict[tuple[int, object], list[int]] = {}  # (i_in1, ir_out) -> paths
+        for k, ins in enumerate(self.tp.instructions):
+            if ins.connection_mode != "uvu" or not ins.has_weight:
+                raise ValueError("FusedTensorProductScatter supports weighted 'uvu' paths "
+                                 f"only, found {ins.connection_mode!r} "
+                                 f"(has_weight={ins.has_weight})")
+            if irreps2[ins.i_in2].mul != 1:
+                raise ValueError("FusedTensorProductScatter needs multiplicity-1 edge "
+                                 f"attributes, found {irreps2}")
+            groups.setdefault((ins.i_in1, irreps_out[ins.i_out].ir), []).append(k)
+        # the groups, each in e3nn's output order, must tile e3nn's output blocks
+        # in order (true of nequip's sorted interaction-block paths): the output
+        # is then a concatenation, with no permutation to undo on the backward pass
+        ordered = sorted(groups.values(), key=lambda ks: self.tp.instructions[ks[0]].i_out)
+        ordered = [sorted(ks, key=lambda k: self.tp.instructions[k].i_out) for ks in ordered]
+        blocks = [self.tp.instructions[k].i_out for ks in ordered for k in ks]
+        if blocks != list(range(len(irreps_out))):
+            raise ValueError("FusedTensorProductScatter: the paths grouped by (input, "
+                             f"output irrep) do not tile the output {irreps_mid} in order "
+                             f"(blocks {blocks})")
+
+        # per group: (input start, mul, d1, weight starts of its paths, d3)
+        self.groups: list[tuple[int, int, int, list[int], int]] = []
+        for g, ks in enumerate(ordered):
+            i1 = self.tp.instructions[ks[0]].i_in1
+            mul, ir1 = irreps1[i1]
+            d3 = irreps_out[self.tp.instructions[ks[0]].i_out].ir.dim
+            cg = torch.zeros(in2_off[-1], ir1.dim, len(ks), d3, dtype=torch.float64)
+            for p, k in enumerate(ks):
+                ins = self.tp.instructions[k]
+                ir2 = irreps2[ins.i_in2].ir
+                ir3 = irreps_out[ins.i_out].ir
+                w3j = wigner_3j(ir1.l, ir2.l, ir3.l, dtype=torch.float64)  # (d1, d2, d3)
+                cg[in2_off[ins.i_in2]:in2_off[ins.i_in2 + 1], :, p, :] = (
+                    ins.path_weight * w3j.permute(1, 0, 2))
+            self.register_buffer(f"cg{g}", cg.reshape(in2_off[-1], -1).to(self.model_dtype),
+                                 persistent=False)
+            self.groups.append((in1_off[i1], mul, ir1.dim, [w_off[k] for k in ks], d3))
+
+    def forward(self, x, edge_attr, edge_weight, edge_dst, edge_src):
+        num_edges = edge_attr.size(0)
+        num_nodes = x.size(0)
+        sources: dict[int, torch.Tensor] = {}
+        nodes = []
+        for g, (start, mul, d1, w_starts, d3) in enumerate(self.groups):
+            if start not in sources:  # gathered features of one input block
+                sources[start] = torch.index_select(
+                    x[:, start:start + mul * d1], 0, edge_src).reshape(num_edges, mul, d1)
+            paths = len(w_starts)
+            m = torch.mm(edge_attr, getattr(self, f"cg{g}")).reshape(num_edges, d1, paths * d3)
+            if d1 == 1:  # scalar inputs: an outer product, fused with what follows
+                y = (sources[start] * m).reshape(num_edges, mul, paths, d3)
+            else:
+                y = torch.bmm(sources[start], m).reshape(num_edges, mul, paths, d3)
+            w = torch.stack([edge_weight[:, i:i + mul] for i in w_starts], dim=2)
+            y = (y * w.unsqueeze(-1)).reshape(num_edges, mul * paths * d3)
+            node = scatter(y, edge_dst, dim=0, dim_size=num_nodes)
+            # e3nn's blocks are (path, u, m3): transpose on atoms, not on edges
+            nodes.append(node.reshape(num_nodes, mul, paths, d3).transpose(1, 2).reshape(
+                num_nodes, paths * mul * d3))
+        return torch.cat(nodes, dim=1)
+
+
+def _offsets(sizes: list[int]) -> list[int]:
+    out = [0]
+    for size in sizes:
+        out.append(out[-1] + size)
+    return out

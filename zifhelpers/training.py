@@ -314,6 +314,7 @@ def compile_model(
     if not output.name.endswith(suffix):
         raise ValueError(f"{output}: a {mode} model must end with {suffix}")
     output.parent.mkdir(parents=True, exist_ok=True)
+    output.unlink(missing_ok=True)  # never mistake a leftover file for the new build
     cmd = [_nequip_script("nequip-compile"), str(checkpoint), str(output), "--mode", mode,
            "--device", device]
     if mode == "aotinductor":
