@@ -72,8 +72,8 @@ def test_weights_on_the_wrong_paths_are_detected():
         reference = TensorProductScatter(*args)
         fused = FusedTensorProductScatter(*args)
     g = next(i for i, group in enumerate(fused.groups) if len(group[3]) > 1)
-    start, mul, d1, w_starts, d3 = fused.groups[g]
-    fused.groups[g] = (start, mul, d1, w_starts[::-1], d3)
+    block, first, mul, w_starts, d3 = fused.groups[g]
+    fused.groups[g] = (block, first, mul, w_starts[::-1], d3)
     gen = torch.Generator().manual_seed(2)
     x = torch.randn(10, args[0].dim, generator=gen, dtype=torch.float64)
     attr = torch.randn(50, args[1].dim, generator=gen, dtype=torch.float64)

@@ -84,7 +84,7 @@ __all__ = [
 ]
 
 #: Bump when the conversion changes: cached conversions are then rebuilt.
-CONVERTER_VERSION = "4"
+CONVERTER_VERSION = "5"
 
 #: Refusal thresholds of :func:`verify_conversion`: eV/atom, eV/Å, eV/Å³.
 TOLERANCES = {"energy_per_atom": 1e-4, "forces": 1e-3, "stress": 1e-5}
