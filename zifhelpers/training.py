@@ -299,6 +299,9 @@ def compile_model(
 ) -> Path:
     """``nequip-compile`` a checkpoint or a package file (``.nequip.zip``).
 
+    Runs nequip-compile through :mod:`zifhelpers.inductor`, which backports
+    a PyTorch Inductor fix for CPU kernels (same outputs, fewer OpenMP forks).
+
     ``mode="aotinductor"`` writes a ``.nequip.pt2`` (about a minute to build
     on 2 cores) for ``target`` (``"ase"``: one frame per call; ``"batch"``:
     several frames per call, for TorchSim); ``"torchscript"`` a ``.nequip.pth``
@@ -315,8 +318,9 @@ def compile_model(
         raise ValueError(f"{output}: a {mode} model must end with {suffix}")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.unlink(missing_ok=True)  # never mistake a leftover file for the new build
-    cmd = [_nequip_script("nequip-compile"), str(checkpoint), str(output), "--mode", mode,
-           "--device", device]
+    # nequip-compile with a backported Inductor CPU fix (see zifhelpers.inductor)
+    cmd = [sys.executable, "-m", "zifhelpers.inductor", str(checkpoint), str(output),
+           "--mode", mode, "--device", device]
     if mode == "aotinductor":
         cmd += ["--target", target]
         model_config = ({} if str(checkpoint).endswith(".nequip.zip")
@@ -466,6 +470,7 @@ def deployed_model(name: str = "nequip", models_dir: str | os.PathLike | None = 
     import torch
 
     from .data import cache_dir
+    from .inductor import COMPILE_RECIPE
 
     if name not in DEPLOYED:
         raise ValueError(f"no deployed student {name!r}; have {sorted(DEPLOYED)}")
@@ -476,7 +481,8 @@ def deployed_model(name: str = "nequip", models_dir: str | os.PathLike | None = 
                                 "notebooks/02_training.ipynb with deploy=True)")
     digest = hashlib.sha256(ckpt.read_bytes()).hexdigest()[:16]
     tag = torch.__version__.split("+")[0]
-    out = Path(cache_dir()) / "students" / f"{ckpt.stem}-{digest}-{device}-torch{tag}.nequip.pt2"
+    out = (Path(cache_dir()) / "students"
+           / f"{ckpt.stem}-{digest}-{device}-torch{tag}-{COMPILE_RECIPE}.nequip.pt2")
     if not out.is_file():
         tmp = out.with_name(out.name.replace(".nequip.pt2", ".tmp.nequip.pt2"))
         compile_model(ckpt, tmp, device=device)
