@@ -56,13 +56,13 @@ class FusedTensorProductScatter(TensorProductScatter):
     (d1 = 2 l1 + 1 <= 5), which Inductor fuses with what follows; ``bmm`` on
     such small matrices was 5-10 % slower after the backported Inductor fix
     of :mod:`zifhelpers.inductor`, and much slower before it. The paths are
-    grouped by (input irrep, output irrep); each group
-    is a slice of those products, scaled by its radial weights and summed
-    onto atoms, where the (u, path) axes are swapped into e3nn's order. The
-    groups tile e3nn's sorted output blocks in order, so the result is a
-    concatenation. e3nn instead runs several small kernels per path (15 paths
-    per layer in the published ZIF-4 model): after AOT Inductor, this module
-    makes the converted model 2 to 2.5 times as fast on 2 CPU cores.
+    grouped by (input irrep, output irrep); each group is a slice of those
+    products, scaled by its radial weights and summed onto atoms, where the
+    (u, path) axes are swapped into e3nn's order. The groups tile e3nn's
+    sorted output blocks in order, so the result is a concatenation. e3nn
+    instead runs several small kernels per path (15 paths per layer in the
+    published ZIF-4 model): after AOT Inductor, this module makes the
+    converted model 2 to 2.5 times as fast on 2 CPU cores.
 
     Input features are gathered with ``torch.gather`` on an expanded index
     rather than with ``index_select``: the gradient is then a ``scatter_add``,
@@ -113,7 +113,7 @@ class FusedTensorProductScatter(TensorProductScatter):
         # per group: (input block, first column there, mul, weight starts of its
         # paths, d3); per input block: (input start, mul, d1, columns). The
         # groups' Wigner 3j matrices are concatenated per input block: one mm and
-        # one bmm per input irrep, each group a slice of its block's columns
+        # one product per input irrep, each group a slice of its block's columns
         self.groups: list[tuple[int, int, int, list[int], int]] = []
         per_block: dict[int, list[torch.Tensor]] = {}  # i_in1 -> group matrices
         for ks in ordered:
