@@ -64,7 +64,7 @@ def test_non_legacy_file_is_refused(tmp_path):
         cv.read_legacy_model(junk)
 
 
-@pytest.mark.parametrize("scalar_last_layer,fused", [(False, False), (True, True)])
+@pytest.mark.parametrize("scalar_last_layer,fused", [(False, False), (False, True), (True, True)])
 def test_conversion_is_exact_in_float64(frames, published64, scalar_last_layer, fused):
     """Same weights, same maths: float64 outputs agree to rounding, far below
     the refusal thresholds (a mis-mapped weight gives differences of order 1),

@@ -35,9 +35,9 @@ with ``_target_: zifhelpers.legacy_arch.LegacyNequIPModel``).
 
 Speed: each interaction block's edge tensor product (15 ``uvu`` paths in the
 published model) runs as :class:`zifhelpers.legacy_nn.FusedTensorProductScatter`,
-the same function as e3nn's per-path code regrouped into one ``mm``, one
-``bmm`` and one broadcast multiply per (input irrep, output irrep) group, with
-the output permuted on atoms rather than edges; after AOT Inductor this is
+the same function as e3nn's per-path code regrouped into a few large
+operations per input irrep, with the output permuted on atoms rather than
+edges; compiled with AOT Inductor (through :mod:`zifhelpers.inductor`) this is
 what makes the converted model ≥ 4× faster than the TorchScript file on a CPU
 (``benchmarks/bench_converter.py``).
 
@@ -379,16 +379,15 @@ def convert_legacy_model(path: str | os.PathLike, model_dtype: str = "float32",
     missing, unexpected = model.load_state_dict(mapped, strict=False)
     if unexpected:
         raise ConversionError(f"unexpected weights {unexpected}")
-    if scalar_last_layer:
-        kwargs = dict(kwargs, scalar_last_layer=True)
-        pruned = LegacyNequIPModel(**kwargs)
-        _prune_into(model, pruned)
-        model = pruned
-    if fused_tensor_product:  # same state dict, faster tensor products
-        kwargs = dict(kwargs, fused_tensor_product=True)
-        fused = LegacyNequIPModel(**kwargs)
-        fused.load_state_dict(model.state_dict())
-        model = fused
+    if scalar_last_layer or fused_tensor_product:  # one more build, with both options
+        kwargs = dict(kwargs, scalar_last_layer=scalar_last_layer,
+                      fused_tensor_product=fused_tensor_product)
+        target = LegacyNequIPModel(**kwargs)
+        if scalar_last_layer:
+            _prune_into(model, target)
+        else:  # the fused tensor products keep the state dict
+            target.load_state_dict(model.state_dict())
+        model = target
     model.eval()
     return model, kwargs
 
