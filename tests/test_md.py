@@ -231,3 +231,20 @@ def test_deform_stage_reaches_the_target_volume_and_resumes_exactly(tmp_path):
     assert np.allclose(end_b.positions, frames[-1].positions, atol=1e-10)
     with pytest.raises(ValueError, match="NVT ensemble"):
         MDRun(tmp_path / "c", atoms, sched, calculator="emt", ensemble="npt-mtk")
+
+
+def test_heavy_hydrogen_masses_apply_to_h_only_and_survive_resume(tmp_path):
+    atoms = _copper()
+    atoms.symbols[[0, 5, 9]] = "H"  # substitutional H: a toy, EMT has H parameters
+    run = MDRun(tmp_path, atoms, Schedule(1.0).plateau("eq", 300, 0.02), calculator="emt",
+                frame_every=5, seed=1, hydrogen_mass_amu=4.0)
+    is_h = run.atoms.numbers == 1
+    np.testing.assert_allclose(run.atoms.get_masses()[is_h], 4.0)
+    np.testing.assert_allclose(run.atoms.get_masses()[~is_h], atoms.get_masses()[~is_h])
+    run.run(progress=False, max_steps=10)
+    resumed = MDRun.from_workdir(tmp_path)
+    np.testing.assert_allclose(resumed.atoms.get_masses()[is_h], 4.0)
+    resumed.run(progress=False)
+    assert resumed.step == 20
+    with pytest.raises(ValueError, match="hydrogen_mass_amu must be > 0"):
+        MDRun(tmp_path / "bad", atoms, Schedule().plateau("a", 300, 0.1), hydrogen_mass_amu=0.0)

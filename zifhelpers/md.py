@@ -275,6 +275,11 @@ class MDRun:
         Also write forces, ``energy`` (eV), ``stress`` (eV/Å³, no kinetic
         term) and provenance to each frame, so that a reference-model run is a
         labelled data set (:func:`zifhelpers.dataset.read_dataset` reads it).
+    hydrogen_mass_amu : float, optional
+        Give every H atom this mass (amu) for the run. Configurational averages
+        of NVT do not depend on the masses, so heavier hydrogens sample the same
+        ensemble with a longer stable time step (e.g. 4 amu and 2 fs); dynamics
+        (diffusion, vibrational spectra) are changed. For sampling only.
     calc : ase Calculator, optional
         Use this calculator object instead of building one from the spec.
     """
@@ -297,6 +302,7 @@ class MDRun:
         max_temperature_factor: float = 2.5,
         integrity_every: int = 0,
         write_labels: bool = False,
+        hydrogen_mass_amu: float | None = None,
         calc: Calculator | None = None,
     ) -> None:
         if ensemble not in ENSEMBLES:
@@ -329,8 +335,15 @@ class MDRun:
             "max_temperature_factor": max_temperature_factor,
             "integrity_every": integrity_every,
             "write_labels": write_labels,
+            "hydrogen_mass_amu": hydrogen_mass_amu,
         }
         self.atoms = atoms.copy()
+        if hydrogen_mass_amu is not None:
+            if not hydrogen_mass_amu > 0:
+                raise ValueError(f"hydrogen_mass_amu must be > 0, got {hydrogen_mass_amu}")
+            masses = self.atoms.get_masses()
+            masses[self.atoms.numbers == 1] = hydrogen_mass_amu
+            self.atoms.set_masses(masses)
         self._calc = calc
         self._rng = np.random.default_rng(seed)
         self.step = 0
