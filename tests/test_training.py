@@ -49,6 +49,9 @@ def test_config_is_what_the_spec_says(tmp_path, copper_sets):
     assert config["trainer"]["logger"]["_target_"].endswith("CSVLogger")
     with pytest.raises(FileNotFoundError, match="train_file"):
         training.write_config(training.TrainingSpec("absent.xyz", str(paths["val"])), tmp_path / "x.yaml")
+    with pytest.raises(ValueError, match="lr_schedule must be 'plateau' or 'cosine', got 'step'"):
+        training.write_config(training.TrainingSpec(str(paths["train"]), str(paths["val"]),
+                                                    lr_schedule="step"), tmp_path / "z.yaml")
     with pytest.raises(ValueError, match="'nequip' or 'allegro'"):
         training.write_config(training.TrainingSpec(str(paths["train"]), str(paths["val"]), model="mace"),
                               tmp_path / "y.yaml")
@@ -135,3 +138,25 @@ def test_screen_and_table1_side_by_side(tmp_path, copper_sets):
     assert table.loc["NequIP deployed", ("force_mae_meV_A", "paper")] == 15.0
     assert table.loc["Allegro deployed", ("force_mae_meV_A", "paper")] == 30.1
     assert np.isnan(table.loc["l=1, r=6", ("force_mae_meV_A", "this work")])  # not screened
+
+
+def test_cosine_schedule_decays_to_one_hundredth_over_max_epochs(tmp_path, copper_sets):
+    import hydra
+    import torch
+
+    _, paths, _ = copper_sets
+    spec = _spec(paths, 8)
+    spec.lr_schedule, spec.learning_rate = "cosine", 0.01
+    config = yaml.safe_load(training.write_config(spec, tmp_path / "c.yaml").read_text())
+    block = config["training_module"]["lr_scheduler"]
+    assert block["interval"] == "epoch" and "monitor" not in block
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=spec.learning_rate)
+    sched = hydra.utils.instantiate(block["scheduler"], optimizer=opt)
+    lrs = []
+    for _ in range(spec.max_epochs):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(0.01)
+    assert lrs[4] == pytest.approx(1e-4 + 0.5 * (0.01 - 1e-4) * (1 + np.cos(np.pi * 4 / 8)))
+    assert opt.param_groups[0]["lr"] == pytest.approx(1e-4)

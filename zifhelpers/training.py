@@ -35,6 +35,10 @@ class TrainingSpec:
     Defaults are a small, fast CPU student; the paper's deployed NequIP model is
     ``l_max=2, r_max=6.0, parity=False, num_layers=5, num_features=32``.
     Loss weights apply to per-atom energy, forces and stress (MSE).
+    ``lr_schedule``: ``"plateau"`` (nequip's usual ReduceLROnPlateau on the
+    validation loss: factor 0.6, patience 5 epochs) or ``"cosine"`` (cosine
+    decay from ``learning_rate`` to ``learning_rate / 100`` over
+    ``max_epochs``, better when only a few tens of epochs are affordable).
     """
 
     train_file: str
@@ -57,6 +61,7 @@ class TrainingSpec:
     max_epochs: int = 100
     batch_size: int = 2
     learning_rate: float = 0.005
+    lr_schedule: str = "plateau"
     model_dtype: str = "float32"
     accelerator: str = "auto"
 
@@ -124,10 +129,23 @@ def _model_block(spec: TrainingSpec) -> dict:
     raise ValueError(f"model must be 'nequip' or 'allegro', got {spec.model!r}")
 
 
+def _lr_scheduler(spec: TrainingSpec) -> dict:
+    if spec.lr_schedule == "cosine":
+        return {"scheduler": {"_target_": "torch.optim.lr_scheduler.CosineAnnealingLR",
+                              "T_max": spec.max_epochs, "eta_min": spec.learning_rate / 100},
+                "interval": "epoch", "frequency": 1}
+    return {"scheduler": {"_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau",
+                          "factor": 0.6, "patience": 5, "threshold": 0.2, "min_lr": 1e-6},
+            "monitor": "${monitored_metric}", "interval": "epoch", "frequency": 1}
+
+
 def write_config(spec: TrainingSpec, path: str | os.PathLike) -> Path:
     """Write a nequip 0.19 training config for ``spec`` to ``path`` (YAML)."""
     import yaml
 
+    if spec.lr_schedule not in ("plateau", "cosine"):
+        raise ValueError(f"TrainingSpec.lr_schedule must be 'plateau' or 'cosine', "
+                         f"got {spec.lr_schedule!r}")
     for label, file in (("train_file", spec.train_file), ("val_file", spec.val_file)):
         if not Path(file).is_file():
             raise FileNotFoundError(f"TrainingSpec.{label}: no data set at {file}")
@@ -188,11 +206,7 @@ def write_config(spec: TrainingSpec, path: str | os.PathLike) -> Path:
             "val_metrics": metrics,
             "test_metrics": metrics,
             "optimizer": {"_target_": "torch.optim.Adam", "lr": spec.learning_rate},
-            "lr_scheduler": {
-                "scheduler": {"_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau",
-                              "factor": 0.6, "patience": 5, "threshold": 0.2, "min_lr": 1e-6},
-                "monitor": "${monitored_metric}", "interval": "epoch", "frequency": 1,
-            },
+            "lr_scheduler": _lr_scheduler(spec),
             "model": _model_block(spec),
         },
         "global_options": {"allow_tf32": False},
