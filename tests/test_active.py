@@ -146,3 +146,28 @@ def test_loop_refuses_bad_setups(tmp_path):
     with pytest.raises(ValueError, match="no start structure"):
         active.ActiveLearning(tmp_path, [], loop.student, loop.teacher, "x", {},
                               loop.points)
+
+
+def test_visited_frames_are_every_md_frame_minus_the_labelled(tmp_path):
+    from zifhelpers.dataset import read_dataset
+    from zifhelpers.md import read_trajectory
+
+    loop = _loop(tmp_path, [])
+    loop.run_round(0, progress=False)
+    labelled = read_dataset(tmp_path / "round_00" / "labels.extxyz")
+    md = {p: read_trajectory(tmp_path / "round_00" / "md" / p)
+          for p in ("hot_1200K_v095", "solid_300K")}
+    points = loop.points
+    every = active.visited_frames(tmp_path, points=points)
+    # both runs start from the same cell: its step-0 frame is a repeat, kept once
+    assert len(every) == sum(len(v) for v in md.values()) - 1
+    rest = active.visited_frames(tmp_path, exclude=labelled, points=points)
+    assert len(rest) == len(every) - len(labelled)
+    hot = [f for f in rest if f.info["state_point"] == "hot_1200K_v095"]
+    assert {f.info["temperature_K"] for f in hot} == {1200.0}
+    assert {f.info["volume_factor"] for f in hot} == {0.95}
+    assert all(f.calc is None and f.info["round"] == 0 for f in rest)
+    steps = [f.info["md_step"] for f in hot]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)
+    with pytest.raises(ValueError, match="no state point named 'solid_300K'"):
+        active.visited_frames(tmp_path, points=points[1:])
