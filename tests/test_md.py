@@ -248,3 +248,38 @@ def test_heavy_hydrogen_masses_apply_to_h_only_and_survive_resume(tmp_path):
     assert resumed.step == 20
     with pytest.raises(ValueError, match="hydrogen_mass_amu must be > 0"):
         MDRun(tmp_path / "bad", atoms, Schedule().plateau("a", 300, 0.1), hydrogen_mass_amu=0.0)
+
+
+class _ScriptedBreaks(MDRun):
+    """MDRun whose integrity check reports a break on the steps in ``broken``."""
+
+    broken: set = set()
+
+    def _integrity_problem(self) -> str:
+        return "fragments C3H2N2, H" if self.step in self.broken else ""
+
+
+def test_integrity_confirmation_tells_transients_from_breaks(tmp_path):
+    sched = Schedule(1.0).plateau("eq", 300, 0.2)  # 200 steps of 1 fs
+    kwargs = dict(calculator="emt", frame_every=5, integrity_every=10, seed=2)
+    # without confirmation the first failed check stops the run
+    run = _ScriptedBreaks(tmp_path / "strict", _copper(), sched, **kwargs)
+    run.broken = {40}
+    with pytest.raises(MDGuardError, match="stopped at step 40: broken linkers"):
+        run.run(progress=False)
+    # with 20 fs of confirmation: a break seen at step 40 only is a transient
+    run = _ScriptedBreaks(tmp_path / "soft", _copper(), sched, integrity_confirm_fs=20.0, **kwargs)
+    run.broken = {40}
+    run.run(progress=False)
+    assert run.step == 200
+    rows = (tmp_path / "soft" / "transients.csv").read_text().splitlines()
+    assert rows[0] == "step,time_ps,healed_by_step,seen"
+    assert rows[1].startswith("40,0.04,60,") and "C3H2N2" in rows[1]
+    # a break still there 20 fs later stops the run at the confirming step
+    run = _ScriptedBreaks(tmp_path / "lasting", _copper(), sched, integrity_confirm_fs=20.0,
+                          **kwargs)
+    run.broken = set(range(100, 201))
+    with pytest.raises(MDGuardError, match=r"step 120: broken linkers: .*found at step 100, "
+                                           r"still broken 20 fs later"):
+        run.run(progress=False)
+    assert not (tmp_path / "lasting" / "transients.csv").exists()
