@@ -160,3 +160,53 @@ def test_cosine_schedule_decays_to_one_hundredth_over_max_epochs(tmp_path, coppe
     assert lrs[0] == pytest.approx(0.01)
     assert lrs[4] == pytest.approx(1e-4 + 0.5 * (0.01 - 1e-4) * (1 + np.cos(np.pi * 4 / 8)))
     assert opt.param_groups[0]["lr"] == pytest.approx(1e-4)
+
+
+def test_student_targets_reads_the_benchmark_and_judges_each_target():
+    bench = {"speedup_vs_published_legacy": 120.0,
+             "held_out_errors": {"liquid": {"force_mae_meV_A": 38.0},
+                                 "glass": {"force_mae_meV_A": 41.0}},
+             "nvt_stability": {"reached_ps": 10.0, "target_ps": 10.0, "finished": True,
+                               "broken_linkers_at_end": 0}}
+    table = training.student_targets(bench)
+    assert table["met"].tolist() == [True, True, False, True]
+    assert table["this work"].iloc[1] == 38.0 and table["target"].iloc[1] == "<= 40"
+    bench["nvt_stability"].update(finished=False, reached_ps=0.4, broken_linkers_at_end=2)
+    del bench["held_out_errors"]["glass"]
+    table = training.student_targets(bench)
+    assert table["met"].tolist() == [True, True, False, False]
+    assert np.isnan(table["this work"].iloc[2])
+
+
+def test_fine_tune_then_standalone_checkpoint_needs_no_parent(tmp_path, copper_sets):
+    from dataclasses import replace
+
+    import torch
+    from nequip.integrations.ase import NequIPCalculator
+
+    _, paths, frames = copper_sets
+    parent = training.train(_spec(paths, 1), tmp_path / "parent")
+    spec = replace(_spec(paths, 2), init_from=str(parent), num_features=999)  # ignored
+    config = yaml.safe_load(training.write_config(spec, tmp_path / "ft.yaml").read_text())
+    assert config["training_module"]["model"]["_target_"] == "nequip.model.ModelFromCheckpoint"
+    tuned = training.train(spec, tmp_path / "tuned")
+    flat = training.standalone_checkpoint(tuned, tmp_path / "flat.ckpt")
+
+    def energies(path):
+        calc = NequIPCalculator._from_saved_model(str(path), device="cpu")
+        out = []
+        for atoms in frames[20:23]:
+            atoms = atoms.copy()
+            atoms.calc = calc
+            out.append(atoms.get_potential_energy())
+        return np.array(out)
+
+    e_parent, e_tuned = energies(parent), energies(tuned)
+    assert np.abs(e_tuned - e_parent).max() > 1e-6  # fine-tuning changed the weights
+    saved = torch.load(flat, map_location="cpu", weights_only=False)
+    assert saved["hyper_parameters"]["model"]["_target_"] == "nequip.model.NequIPGNNModel"
+    assert saved["hyper_parameters"]["model"]["num_features"] == 8
+    (tmp_path / "parent").rename(tmp_path / "moved_away")
+    np.testing.assert_allclose(energies(flat), e_tuned, rtol=0, atol=1e-5)
+    with pytest.raises(FileNotFoundError, match="parent checkpoint .* is missing"):
+        training.standalone_checkpoint(tuned, tmp_path / "again.ckpt")

@@ -39,6 +39,10 @@ class TrainingSpec:
     validation loss: factor 0.6, patience 5 epochs) or ``"cosine"`` (cosine
     decay from ``learning_rate`` to ``learning_rate / 100`` over
     ``max_epochs``, better when only a few tens of epochs are affordable).
+    ``init_from``: a nequip checkpoint to fine-tune (nequip's
+    ``ModelFromCheckpoint``): architecture, weights and per-type scales come
+    from it and the model fields of this spec are ignored. The new checkpoint
+    refers to that file; :func:`standalone_checkpoint` removes the reference.
     """
 
     train_file: str
@@ -62,6 +66,7 @@ class TrainingSpec:
     batch_size: int = 2
     learning_rate: float = 0.005
     lr_schedule: str = "plateau"
+    init_from: str | None = None
     model_dtype: str = "float32"
     accelerator: str = "auto"
 
@@ -78,6 +83,12 @@ def _accelerator(spec: TrainingSpec) -> str:
 
 
 def _model_block(spec: TrainingSpec) -> dict:
+    if spec.init_from:
+        path = Path(spec.init_from).resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"TrainingSpec.init_from: no checkpoint at {path}")
+        return {"_target_": "nequip.model.ModelFromCheckpoint", "checkpoint_path": str(path),
+                "compile_mode": "eager"}
     common = {
         "seed": spec.seed,
         "model_dtype": spec.model_dtype,
@@ -249,12 +260,51 @@ def train(spec: TrainingSpec, workdir: str | os.PathLike, log: bool = True) -> P
     return best
 
 
+def standalone_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike) -> Path:
+    """Copy a fine-tuned checkpoint so that it no longer needs its parent file.
+
+    A run started with ``TrainingSpec(init_from=...)`` stores
+    ``ModelFromCheckpoint(checkpoint_path=parent)`` as its model, so loading,
+    compiling or shipping it needs the parent at that path (and its parent, if
+    it was fine-tuned too). This writes ``output`` with the model config of the
+    first ancestor that is not a fine-tune (same architecture, hence the same
+    parameter names) and the weights of ``checkpoint``.
+    """
+    import torch
+
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    model = _root_model_config(ckpt, checkpoint)
+    ckpt["hyper_parameters"]["model"] = model
+    ckpt["hyper_parameters"]["info_dict"]["training_module"]["model"] = model
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ckpt, output)
+    return output
+
+
+def _root_model_config(ckpt: dict, path) -> dict:
+    """Model config of a loaded checkpoint, following ``ModelFromCheckpoint`` to its root."""
+    import torch
+
+    model = ckpt["hyper_parameters"]["info_dict"]["training_module"]["model"]
+    chain = [str(path)]
+    while model.get("_target_") == "nequip.model.ModelFromCheckpoint":
+        parent = str(model["checkpoint_path"])
+        if parent in chain or not Path(parent).is_file():
+            raise FileNotFoundError(f"{chain[-1]}: its parent checkpoint {parent} is "
+                                    f"{'a cycle' if parent in chain else 'missing'}")
+        chain.append(parent)
+        model = torch.load(parent, map_location="cpu", weights_only=False)[
+            "hyper_parameters"]["info_dict"]["training_module"]["model"]
+    return model
+
+
 def _checkpoint_model_config(checkpoint) -> dict:
     """The model block of a nequip 0.19 checkpoint's config (type names, r_max, ...)."""
     import torch
 
-    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    return ckpt["hyper_parameters"]["info_dict"]["training_module"]["model"]
+    return _root_model_config(torch.load(checkpoint, map_location="cpu", weights_only=False),
+                              checkpoint)
 
 
 def example_data(atoms, type_names, r_max: float):
@@ -502,3 +552,35 @@ def deployed_model(name: str = "nequip", models_dir: str | os.PathLike | None = 
         compile_model(ckpt, tmp, device=device)
         os.replace(tmp, out)
     return out
+
+
+#: What a fast CPU student has to reach (issue targets), against the published model.
+STUDENT_TARGETS = {"speed-up over the published TorchScript model (×)": (">=", 50.0),
+                   "force MAE, held-out liquid (meV/Å)": ("<=", 40.0),
+                   "force MAE, held-out glass (meV/Å)": ("<=", 40.0),
+                   "NVT at 1500 K without a broken linker (ps)": (">=", 10.0)}
+
+
+def student_targets(benchmark: dict):
+    """A student's benchmark (``benchmarks/bench_student.py`` JSON) against :data:`STUDENT_TARGETS`.
+
+    Returns a DataFrame with the measured value, the target and whether it is
+    met. A held-out group the benchmark did not have gives NaN (not met); the
+    NVT target is met only by a run that finished with every linker intact.
+    """
+    import pandas as pd
+
+    errors = benchmark["held_out_errors"]
+    nvt = benchmark["nvt_stability"]
+    measured = [benchmark["speedup_vs_published_legacy"],
+                errors.get("liquid", {}).get("force_mae_meV_A", float("nan")),
+                errors.get("glass", {}).get("force_mae_meV_A", float("nan")),
+                nvt["reached_ps"]]
+    rows = []
+    for (name, (sense, target)), value in zip(STUDENT_TARGETS.items(), measured, strict=True):
+        met = value >= target if sense == ">=" else value <= target
+        rows.append({"quantity": name, "this work": value, "target": f"{sense} {target:g}",
+                     "met": bool(met)})
+    rows[-1]["met"] = bool(rows[-1]["met"] and nvt["finished"]
+                           and nvt["broken_linkers_at_end"] == 0)
+    return pd.DataFrame(rows).set_index("quantity")
