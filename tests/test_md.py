@@ -253,10 +253,12 @@ def test_heavy_hydrogen_masses_apply_to_h_only_and_survive_resume(tmp_path):
 class _ScriptedBreaks(MDRun):
     """MDRun whose integrity check reports a break on the steps in ``broken``."""
 
-    broken: set = set()
+    broken: dict = {}  # step -> atoms named
 
-    def _integrity_problem(self) -> str:
-        return "fragments C3H2N2, H" if self.step in self.broken else ""
+    def _integrity_problem(self):
+        if self.step not in self.broken:
+            return "", frozenset()
+        return "fragments C3H2N2, H", frozenset(self.broken[self.step])
 
 
 def test_integrity_confirmation_tells_transients_from_breaks(tmp_path):
@@ -264,21 +266,23 @@ def test_integrity_confirmation_tells_transients_from_breaks(tmp_path):
     kwargs = dict(calculator="emt", frame_every=5, integrity_every=10, seed=2)
     # without confirmation the first failed check stops the run
     run = _ScriptedBreaks(tmp_path / "strict", _copper(), sched, **kwargs)
-    run.broken = {40}
+    run.broken = {40: [7]}
     with pytest.raises(MDGuardError, match="stopped at step 40: broken linkers"):
         run.run(progress=False)
     # with 20 fs of confirmation: a break seen at step 40 only is a transient
     run = _ScriptedBreaks(tmp_path / "soft", _copper(), sched, integrity_confirm_fs=20.0, **kwargs)
-    run.broken = {40}
+    # at 40 atom 7 (healed by 60); at 140 atom 3, at 160 atom 9 only: two more transients
+    run.broken = {40: [7], 140: [3], 160: [9]}
     run.run(progress=False)
     assert run.step == 200
     rows = (tmp_path / "soft" / "transients.csv").read_text().splitlines()
     assert rows[0] == "step,time_ps,healed_by_step,seen"
     assert rows[1].startswith("40,0.04,60,") and "C3H2N2" in rows[1]
+    assert [r.split(",")[0] for r in rows[1:]] == ["40", "140", "160"]
     # a break still there 20 fs later stops the run at the confirming step
     run = _ScriptedBreaks(tmp_path / "lasting", _copper(), sched, integrity_confirm_fs=20.0,
                           **kwargs)
-    run.broken = set(range(100, 201))
+    run.broken = {k: [5, 6] if k < 120 else [6] for k in range(100, 201)}
     with pytest.raises(MDGuardError, match=r"step 120: broken linkers: .*found at step 100, "
                                            r"still broken 20 fs later"):
         run.run(progress=False)

@@ -279,11 +279,12 @@ class MDRun:
         this long (fs) after a failed check and stop only if a linker is still
         broken; a break that healed is a transient, written to
         ``transients.csv`` (step, time, what was seen). At 1500 K the
-        published model itself stretches a C–H bond past the 1.35 Å cutoff
-        within a few ps (1.37 Å, back to 1.1 Å within 25 fs); 50 fs (several
-        C–H periods) tells such vibrations from breaks. A pending confirmation
-        is not checkpointed: a resumed run finds a lasting break at its next
-        regular check.
+        published model itself stretches C–H bonds past the 1.35 Å cutoff
+        (its own NVT: C–H 1.11 ± 0.06 Å, up to 1.38 Å, a different H in
+        consecutive checks), so a one-shot check stops even the teacher
+        within 2 ps; 50 fs (several C–H periods) tells such vibrations from
+        breaks. A pending confirmation is not checkpointed: a resumed run
+        finds a lasting break at its next regular check.
     write_labels : bool
         Also write forces, ``energy`` (eV), ``stress`` (eV/Å³, no kinetic
         term) and provenance to each frame, so that a reference-model run is a
@@ -535,36 +536,50 @@ class MDRun:
                         f"(minimum {dmin} A)")
             every = self.settings["integrity_every"]
             if every and self.step % every == 0:
-                problem = self._integrity_problem()
+                problem, atoms = self._integrity_problem()
                 if problem and self.settings["integrity_confirm_fs"] > 0:
                     if self._pending_break is None:
-                        self._pending_break = (self.step, self._elapsed_fs(), problem)
+                        self._pending_break = (self.step, self._elapsed_fs(), problem, atoms)
                     return ""
                 if problem:
                     return f"broken linkers: {problem}"
         return ""
 
-    def _integrity_problem(self) -> str:
-        """What :func:`zifhelpers.linkers.check_integrity` finds broken ('' if intact or not a ZIF)."""
+    def _integrity_problem(self) -> tuple[str, frozenset]:
+        """What :func:`zifhelpers.linkers.check_integrity` finds broken, and the atoms it names.
+
+        ``("", ∅)`` if intact or not a ZIF. The atoms are the misplaced or free
+        H and the over-bonded C/N; a broken ring alone names none.
+        """
         from .linkers import check_integrity
 
         if not {"Zn", "N", "C"} <= set(self.atoms.get_chemical_symbols()):
-            return ""
+            return "", frozenset()
         report = check_integrity(self.atoms)
         if report.n_broken or report.migrated_h or report.lost_h:
-            return report.summary()
-        return ""
+            return report.summary(), frozenset(report.migrated_h + report.lost_h
+                                               + report.overbonded)
+        return "", frozenset()
 
     def _confirm_break(self) -> str:
-        """Re-check a pending break; '' if it healed (logged as a transient)."""
-        step, t_fs, seen = self._pending_break
+        """Re-check a pending break; '' if it healed (logged as a transient).
+
+        It persists if the check still fails and names some of the same atoms
+        (or, for ring breaks that name none, still fails). A failure that names
+        other atoms only is a new event: the first is logged as healed and the
+        new one waits for its own confirmation.
+        """
+        step, t_fs, seen, seen_atoms = self._pending_break
         if self._elapsed_fs() - t_fs < self.settings["integrity_confirm_fs"] - 1e-9:
             return ""
         self._pending_break = None
-        problem = self._integrity_problem()
-        if problem:
+        problem, atoms = self._integrity_problem()
+        same = bool(atoms & seen_atoms) or (not atoms and not seen_atoms)
+        if problem and same:
             return (f"broken linkers: {problem} (found at step {step}, still broken "
                     f"{self._elapsed_fs() - t_fs:.0f} fs later)")
+        if problem:
+            self._pending_break = (self.step, self._elapsed_fs(), problem, atoms)
         path = self.workdir / "transients.csv"
         new = not path.is_file()
         with open(path, "a") as handle:
