@@ -171,3 +171,25 @@ def test_visited_frames_are_every_md_frame_minus_the_labelled(tmp_path):
     assert steps == sorted(steps) and len(set(steps)) == len(steps)
     with pytest.raises(ValueError, match="no state point named 'solid_300K'"):
         active.visited_frames(tmp_path, points=points[1:])
+
+
+def test_sample_state_point_passes_hydrogen_mass_and_confirmation_to_md(tmp_path):
+    import json
+
+    cu = bulk("Cu", cubic=True).repeat((2, 2, 2))
+    cu.symbols[[0, 3]] = "H"  # substitutional H: EMT has H parameters
+    point = active.StatePoint("hot_600K", 600.0, 1.0)
+    settings = active.SamplingSettings(heat_ps=0.004, deform_ps=0.004, hold_ps=0.004,
+                                       timestep_fs=2.0, frame_every=1, integrity_every=0,
+                                       hydrogen_mass_amu=4.0, integrity_confirm_fs=50.0)
+    res = active.sample_state_point(point, cu, "emt", tmp_path / "md", settings, seed=3)
+    assert res["stable"] and len(res["frames"]) == 2  # the two hold steps
+    run = json.loads((tmp_path / "md" / "run.json").read_text())
+    assert run["hydrogen_mass_amu"] == 4.0
+    assert run["integrity_confirm_fs"] == 50.0
+    # masses as run: heavy H only
+    from zifhelpers.md import MDRun
+
+    masses = MDRun.from_workdir(tmp_path / "md").atoms.get_masses()
+    np.testing.assert_allclose(masses[[0, 3]], 4.0)
+    assert masses[1] == pytest.approx(63.546)

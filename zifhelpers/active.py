@@ -83,7 +83,12 @@ def state_points(temperatures_K: Sequence[float] = (1500.0, 1750.0),
 
 @dataclass
 class SamplingSettings:
-    """MD protocol of one state point (ps, fs, steps)."""
+    """MD protocol of one state point (ps, fs, steps).
+
+    ``hydrogen_mass_amu`` and ``integrity_confirm_fs`` go to
+    :class:`zifhelpers.md.MDRun` (heavier hydrogens for a longer time step;
+    a broken linker must persist that long to stop the run).
+    """
 
     heat_ps: float = 1.0
     deform_ps: float = 1.0
@@ -92,6 +97,8 @@ class SamplingSettings:
     frame_every: int = 20
     integrity_every: int = 100
     tdamp_fs: float = 100.0
+    hydrogen_mass_amu: float | None = None
+    integrity_confirm_fs: float = 0.0
 
 
 def sampling_schedule(point: StatePoint, volume_ref_A3: float,
@@ -136,7 +143,9 @@ def sample_state_point(point: StatePoint, start: Atoms, calculator: str | os.Pat
     else:
         run = MDRun(workdir, start, sched, calculator=str(calculator), ensemble="nvt-bussi",
                     tdamp_fs=settings.tdamp_fs, frame_every=settings.frame_every, seed=seed,
-                    integrity_every=settings.integrity_every, calc=calc)
+                    integrity_every=settings.integrity_every,
+                    integrity_confirm_fs=settings.integrity_confirm_fs,
+                    hydrogen_mass_amu=settings.hydrogen_mass_amu, calc=calc)
     reason = ""
     status = json.loads((workdir / "status.json").read_text()) if (
         workdir / "status.json").is_file() else {}
