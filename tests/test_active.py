@@ -193,3 +193,39 @@ def test_sample_state_point_passes_hydrogen_mass_and_confirmation_to_md(tmp_path
     masses = MDRun.from_workdir(tmp_path / "md").atoms.get_masses()
     np.testing.assert_allclose(masses[[0, 3]], 4.0)
     assert masses[1] == pytest.approx(63.546)
+
+
+def test_teacher_run_frames_split_by_start_structure(tmp_path):
+    from zifhelpers.dataset import read_dataset, write_dataset
+    from zifhelpers.md import MDRun, Schedule
+
+    cu = bulk("Cu", cubic=True).repeat((2, 2, 2))
+    runs = {"cuA_1200K": 1200.0, "cuB_300K": 300.0, "crystal_300K": 300.0}
+    for name, temp in runs.items():
+        MDRun(tmp_path / name, cu, Schedule(2.0).plateau("hold", temp, 0.02), calculator="emt",
+              frame_every=2, seed=1, write_labels=True, hydrogen_mass_amu=4.0).run(progress=False)
+    test = active.teacher_run_frames(tmp_path, held_out=["cuA", "cuB"], use="test", skip_ps=0.008)
+    train = active.teacher_run_frames(tmp_path, held_out=["cuA", "cuB"])
+    # 6 frames a run (every 2nd of 10 steps of 2 fs: 0, 4, ..., 20 fs); test skips t < 8 fs
+    assert len(test) == 2 * 4 and len(train) == 6
+    assert {f.info["state_point"] for f in test} == {"liquid_1200K_teacher_cuA",
+                                                     "glass_300K_teacher_cuB"}
+    assert {f.info["state_point"] for f in train} == {"crystal_300K_teacher_crystal"}
+    assert min(f.info["time_ps"] for f in test) == pytest.approx(0.008)
+    assert train[0].info["sampler"] == "MD nvt-bussi with emt, 2 fs, H at 4 amu"
+    assert train[0].info["labeller"] == active.TEACHER_NAME
+    # the labels are the teacher's (here EMT): they survive a data-set round trip
+    write_dataset(test, tmp_path / "test.extxyz")
+    back = read_dataset(tmp_path / "test.extxyz")
+    ref = back[-1].copy()
+    ref.calc = EMT()
+    np.testing.assert_allclose(back[-1].get_forces(), ref.get_forces(), atol=1e-6)
+    with pytest.raises(ValueError, match="use must be 'train' or 'test'"):
+        active.teacher_run_frames(tmp_path, ["cuA"], use="heldout")
+    MDRun(tmp_path / "unlabelled_300K", cu, Schedule(2.0).plateau("h", 300, 0.004),
+          calculator="emt", frame_every=1, seed=1).run(progress=False)
+    with pytest.raises(ValueError, match="unlabelled_300K/run.json: write_labels is false"):
+        active.teacher_run_frames(tmp_path, ["cuA"])
+    (tmp_path / "unlabelled_300K").rename(tmp_path / "oddname")
+    with pytest.raises(ValueError, match="named <structure>_<T>K, found 'oddname'"):
+        active.teacher_run_frames(tmp_path, ["cuA"])

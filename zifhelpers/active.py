@@ -57,6 +57,7 @@ __all__ = [
     "SamplingSettings",
     "ActiveLearning",
     "visited_frames",
+    "teacher_run_frames",
 ]
 
 
@@ -428,6 +429,56 @@ def visited_frames(workdir: str | os.PathLike, exclude: Sequence[Atoms] = (),
                               "volume_factor": point.volume_factor}
                 frame.calc = None
                 frames.append(frame)
+    return frames
+
+
+def teacher_run_frames(folder: str | os.PathLike, held_out: Sequence[str],
+                       use: str = "train", skip_ps: float = 0.0,
+                       liquid_above_K: float = 1000.0, labeller: str | None = None
+                       ) -> list[Atoms]:
+    """Labelled frames of teacher MD runs, split by their start structure.
+
+    ``folder`` holds one :class:`~zifhelpers.md.MDRun` folder per run, named
+    ``<structure>_<T>K`` (e.g. ``glass09_1500K``) and run with
+    ``write_labels=True``. Runs that start from a structure in ``held_out``
+    make the test set (``use="test"``), the others the training set
+    (``use="train"``), so that no test frame is a neighbour in time of a
+    training frame. Frames before ``skip_ps`` (equilibration) are left out.
+    Each frame is renamed ``liquid_<T>K_teacher_<structure>`` above
+    ``liquid_above_K``, ``crystal_...`` for the crystal and ``glass_...``
+    otherwise (``state_point``), with ``start_structure``, ``labeller``
+    (default :data:`TEACHER_NAME`) and a ``sampler`` read from ``run.json``.
+    Raises ValueError for a folder name without ``_<T>K``, an unknown ``use``
+    or a run that was not written with labels.
+    """
+    if use not in ("train", "test"):
+        raise ValueError(f"use must be 'train' or 'test', got {use!r}")
+    frames = []
+    for run in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
+        name, _, temp = run.name.rpartition("_")
+        if not name or not temp.endswith("K"):
+            raise ValueError(f"{run}: teacher run folders are named <structure>_<T>K, "
+                             f"found {run.name!r}")
+        if (name in held_out) != (use == "test"):
+            continue
+        recipe = json.loads((run / "run.json").read_text())
+        if not recipe.get("write_labels"):
+            raise ValueError(f"{run}/run.json: write_labels is false; its frames have no "
+                             f"reference forces")
+        kelvin = float(temp[:-1])
+        kind = ("liquid" if kelvin > liquid_above_K else
+                "crystal" if name == "crystal" else "glass")
+        heavy = recipe.get("hydrogen_mass_amu")
+        step = recipe["schedule"]["timestep_fs"]
+        sampler = (f"MD {recipe['ensemble']} with {Path(recipe['calculator']).name}, "
+                   f"{step:g} fs" + (f", H at {heavy:g} amu" if heavy else ""))
+        for frame in read_trajectory(run):
+            if frame.info["time_ps"] < skip_ps - 1e-9:
+                continue
+            frame.info.update(state_point=f"{kind}_{temp}_teacher_{name}",
+                              start_structure=name, sampler=sampler,
+                              labeller=labeller or TEACHER_NAME)
+            frames.append(frame)
     return frames
 
 

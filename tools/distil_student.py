@@ -1,0 +1,222 @@
+"""Distil the published model into a fast CPU student, after the active-learning rounds.
+
+    .venv/bin/python tools/distil_student.py relabel
+    .venv/bin/python tools/distil_student.py teacher-md NAME TEMPERATURE_K PS [--seed S] [--every N]
+    .venv/bin/python tools/distil_student.py held-out
+    .venv/bin/python tools/distil_student.py sample TAG MODEL [--hold-ps P] [--every N]
+    .venv/bin/python tools/distil_student.py train NAME [--features F] [--epochs E] [--seed S]
+
+Steps (each resumable, all under runs/distil/):
+
+- ``relabel``: every frame the students' MD visited in the rounds of
+  ``tools/generate_reference_data.py`` (runs/active_learning), minus those the
+  loop already labelled, labelled by the converted published model
+  (:func:`zifhelpers.active.visited_frames`): ``visited_labels.extxyz``.
+- ``teacher-md``: NVT (Bussi) with the published model itself from the ab initio
+  structure NAME, hydrogens at 4 amu and a 2 fs step (configurations of the
+  teacher's own ensemble; masses do not change NVT averages), a labelled frame
+  every N steps (default 25, 50 fs), linker check every 100 steps confirmed
+  50 fs later: ``teacher_md/NAME_<T>K/``. About 0.4 s a step on 2 cores.
+- ``held-out``: the frames of the runs that start from :data:`HELD_OUT`
+  (glass09, glass10; first 0.2 ps left out as equilibration), named
+  ``liquid_<T>K_teacher_<NAME>`` above 1000 K and ``glass_<T>K_teacher_<NAME>``
+  below: ``data/heldout/teacher_md.extxyz.gz``, the students' test set (no
+  student trains on them; glass09 and glass10 are in the training set only as
+  their single static frames). The runs from every other structure are
+  training data.
+- ``sample``: a student (MODEL, compiled) runs the eight liquid state points of
+  :func:`zifhelpers.active.state_points` from glass01..glass08 (heat 0.25 ps,
+  squeeze 0.25 ps, hold; hydrogens at 4 amu, 2 fs, breaks confirmed 50 fs later);
+  the hold frames (all frames of a run that broke a linker) are labelled by
+  the teacher: ``sampled_TAG_labels.extxyz``, added to the training set of
+  later ``train`` runs.
+- ``train``: a NequIP student (l = 1, r = 5 Å, 3 layers, F features, cosine
+  learning rate; or fine-tuned from a checkpoint) on the shipped reference
+  frames, the teacher-MD frames of the training structures, the relabelled
+  visited frames (if ``relabel`` ran) and any ``--extra`` sets, 60 of them
+  drawn for validation: ``student_<NAME>/``, compiled for the CPU to
+  ``model.nequip.pt2``.
+
+Then ``benchmarks/bench_student.py`` measures its speed, held-out errors and hot
+stability. Labels are the published model (converted), not DFT.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "runs" / "distil"
+REF = ROOT / "data" / "reference"
+#: Start structures whose teacher MD is the students' test set, never trained on.
+HELD_OUT = ("glass09", "glass10")
+
+
+def relabel() -> Path:
+    from zifhelpers.active import TEACHER_NAME, visited_frames
+    from zifhelpers.calculators import load_calculator
+    from zifhelpers.dataset import label, read_dataset, write_dataset
+
+    out = WORK / "visited_labels.extxyz"
+    if out.is_file():
+        return out
+    frames = visited_frames(ROOT / "runs" / "active_learning",
+                            exclude=read_dataset(REF / "active_learning.extxyz.gz"))
+    print(f"{len(frames)} visited frames to label")
+    labelled = label(frames, load_calculator("published"), TEACHER_NAME)
+    write_dataset(labelled, WORK / "visited_labels.tmp.extxyz")
+    (WORK / "visited_labels.tmp.extxyz").replace(out)
+    return out
+
+
+def teacher_md(name: str, temperature_K: float, ps: float, seed: int, every: int = 25) -> Path:
+    from zifhelpers.data import load_structure
+    from zifhelpers.md import MDRun, Schedule
+
+    workdir = WORK / "teacher_md" / f"{name}_{temperature_K:.0f}K"
+    if (workdir / "run.json").is_file():
+        run = MDRun.from_workdir(workdir)
+    else:
+        run = MDRun(workdir, load_structure(name),
+                    Schedule(2.0).plateau("hold", temperature_K, ps), calculator="published",
+                    ensemble="nvt-bussi", frame_every=every, seed=seed, integrity_every=100,
+                    integrity_confirm_fs=50.0, write_labels=True, hydrogen_mass_amu=4.0)
+    run.run(progress=True)
+    return workdir
+
+
+def held_out(skip_ps: float = 0.2) -> Path:
+    from zifhelpers.active import teacher_run_frames
+    from zifhelpers.dataset import write_dataset
+
+    frames = teacher_run_frames(WORK / "teacher_md", HELD_OUT, use="test", skip_ps=skip_ps)
+    out = ROOT / "data" / "heldout" / "teacher_md.extxyz.gz"
+    write_dataset(frames, out)
+    print(f"{len(frames)} frames -> {out}")
+    return out
+
+
+def sample(tag: str, model: str, hold_ps: float, every: int, seed: int = 4242) -> Path:
+    from zifhelpers.active import (
+        TEACHER_NAME,
+        SamplingSettings,
+        sample_state_point,
+        state_points,
+    )
+    from zifhelpers.calculators import load_calculator
+    from zifhelpers.data import load_structure
+    from zifhelpers.dataset import label, write_dataset
+
+    out = WORK / f"sampled_{tag}_labels.extxyz"
+    if out.is_file():
+        return out
+    settings = SamplingSettings(heat_ps=0.25, deform_ps=0.25, hold_ps=hold_ps, timestep_fs=2.0,
+                                frame_every=every, integrity_every=5 * every,
+                                hydrogen_mass_amu=4.0, integrity_confirm_fs=50.0)
+    student = load_calculator(model)
+    volume_ref = load_structure("crystal").get_volume()
+    frames = []
+    for i, point in enumerate(state_points(crystal=False)):
+        res = sample_state_point(point, load_structure(f"glass{i + 1:02d}"), model,
+                                 WORK / f"sample_{tag}" / point.name, settings, seed=seed + i,
+                                 calc=student, volume_ref_A3=volume_ref)
+        print(f"{point.name}: {len(res['frames'])} frames, stable={res['stable']} "
+              f"{res['reason'][:120]}")
+        for f in res["frames"]:
+            f.info["sampler"] += f" (H 4 amu, 2 fs; {tag})"
+        frames += res["frames"]
+    labelled = label(frames, load_calculator("published"), TEACHER_NAME)
+    write_dataset(labelled, out.with_suffix(".tmp.extxyz"))
+    out.with_suffix(".tmp.extxyz").replace(out)
+    return out
+
+
+def training_sets(name: str, extra: tuple[str, ...] = (), n_val: int = 60,
+                  seed: int = 7) -> tuple[Path, Path]:
+    """Train/validation files of student NAME (written once, then reused)."""
+    from zifhelpers.active import teacher_run_frames
+    from zifhelpers.dataset import read_dataset, write_dataset
+
+    folder = WORK / f"student_{name}"
+    train, val = folder / "train.extxyz", folder / "val.extxyz"
+    if train.is_file() and val.is_file():
+        return train, val
+    frames = [f for ref in ("static_structures", "teacher_md_glass01_1500K", "active_learning")
+              for f in read_dataset(REF / f"{ref}.extxyz.gz")]
+    if (WORK / "teacher_md").is_dir():
+        frames += teacher_run_frames(WORK / "teacher_md", HELD_OUT, use="train")
+    if (WORK / "visited_labels.extxyz").is_file():
+        frames += read_dataset(WORK / "visited_labels.extxyz")
+    frames += [f for e in extra for f in read_dataset(e)]
+    print(f"{len(frames)} labelled frames: {len(frames) - n_val} train, {n_val} validation")
+    order = np.random.default_rng(seed).permutation(len(frames))
+    folder.mkdir(parents=True, exist_ok=True)
+    write_dataset([frames[i] for i in order[n_val:]], train)
+    write_dataset([frames[i] for i in order[:n_val]], val)
+    return train, val
+
+
+def train_student(name: str, features: int, epochs: int, seed: int,
+                  init_from: str | None = None, extra: tuple[str, ...] = (),
+                  learning_rate: float = 0.005) -> Path:
+    from zifhelpers.training import TrainingSpec, compile_model, train
+
+    train_file, val_file = training_sets(name, extra)
+    spec = TrainingSpec(str(train_file), str(val_file), l_max=1, r_max=5.0, num_layers=3,
+                        num_features=features, radial_mlp_width=32, batch_size=2,
+                        learning_rate=learning_rate, lr_schedule="cosine", max_epochs=epochs,
+                        seed=seed, init_from=init_from)
+    workdir = WORK / f"student_{name}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    best = train(spec, workdir)
+    model = workdir / "model.nequip.pt2"
+    if not model.is_file():
+        compile_model(best, model)
+    return model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="step", required=True)
+    sub.add_parser("relabel")
+    md = sub.add_parser("teacher-md")
+    md.add_argument("name")
+    md.add_argument("temperature_K", type=float)
+    md.add_argument("ps", type=float)
+    md.add_argument("--seed", type=int, default=31)
+    md.add_argument("--every", type=int, default=25, help="steps between labelled frames")
+    sub.add_parser("held-out")
+    sm = sub.add_parser("sample")
+    sm.add_argument("tag")
+    sm.add_argument("model")
+    sm.add_argument("--hold-ps", type=float, default=1.0)
+    sm.add_argument("--every", type=int, default=10)
+    tr = sub.add_parser("train")
+    tr.add_argument("name")
+    tr.add_argument("--features", type=int, default=16)
+    tr.add_argument("--epochs", type=int, default=20)
+    tr.add_argument("--seed", type=int, default=2025)
+    tr.add_argument("--init-from", default=None, help="checkpoint to fine-tune")
+    tr.add_argument("--extra", nargs="*", default=[], help="more labelled frames to train on")
+    tr.add_argument("--lr", type=float, default=0.005)
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    if args.step == "relabel":
+        print(relabel())
+    elif args.step == "sample":
+        print(sample(args.tag, args.model, args.hold_ps, args.every))
+    elif args.step == "held-out":
+        held_out()
+    elif args.step == "teacher-md":
+        print(teacher_md(args.name, args.temperature_K, args.ps, args.seed, args.every))
+    else:
+        print(train_student(args.name, args.features, args.epochs, args.seed,
+                            args.init_from, tuple(args.extra), args.lr))
+
+
+if __name__ == "__main__":
+    main()
