@@ -33,7 +33,7 @@ Steps (each resumable, all under runs/distil/):
 - ``train``: a NequIP student (l = 1, r = 5 Å, 3 layers, F features, cosine
   learning rate; or fine-tuned from a checkpoint) on the shipped reference
   frames, the teacher-MD frames of the training structures, the relabelled
-  visited frames (if ``relabel`` ran) and any ``--extra`` sets, 60 of them
+  visited frames (if ``relabel`` ran) and any ``--extra`` sets, 30 of them
   drawn for validation: ``student_<NAME>/``, compiled for the CPU to
   ``model.nequip.pt2``.
 
@@ -134,7 +134,7 @@ def sample(tag: str, model: str, hold_ps: float, every: int, seed: int = 4242) -
     return out
 
 
-def training_sets(name: str, extra: tuple[str, ...] = (), n_val: int = 60,
+def training_sets(name: str, extra: tuple[str, ...] = (), n_val: int = 30,
                   seed: int = 7) -> tuple[Path, Path]:
     """Train/validation files of student NAME (written once, then reused)."""
     from zifhelpers.active import teacher_run_frames
