@@ -210,3 +210,23 @@ def test_fine_tune_then_standalone_checkpoint_needs_no_parent(tmp_path, copper_s
     np.testing.assert_allclose(energies(flat), e_tuned, rtol=0, atol=1e-5)
     with pytest.raises(FileNotFoundError, match="parent checkpoint .* is missing"):
         training.standalone_checkpoint(tuned, tmp_path / "again.ckpt")
+
+
+def test_shipped_students_are_standalone_and_small():
+    from pathlib import Path
+
+    import torch
+
+    folder = Path(training.__file__).resolve().parents[1] / "data" / "models"
+    for name, file in training.DEPLOYED.items():
+        path = folder / file
+        assert path.is_file(), name
+        assert path.stat().st_size < 2_000_000, name  # the repository stays lean
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        model = ckpt["hyper_parameters"]["info_dict"]["training_module"]["model"]
+        # no reference to a parent checkpoint that only existed on the training machine
+        assert model["_target_"] in ("nequip.model.NequIPGNNModel", "allegro.model.AllegroModel")
+        assert model["type_names"] == ["H", "C", "N", "Zn"] or "chemical_symbols" in str(
+            model["type_names"]), name
+    with pytest.raises(ValueError, match="no deployed student 'mace'"):
+        training.deployed_model("mace")

@@ -517,7 +517,11 @@ def table1(ours, paper: dict | None = None):
 
 
 #: Students trained by this project and shipped as checkpoints (name -> file in data/models).
-DEPLOYED = {"nequip": "student_nequip.ckpt", "allegro": "student_allegro.ckpt"}
+#: Students shipped in ``data/models`` (see its README): the round-1 students of the
+#: active-learning loop, and the NequIP one fine-tuned on teacher MD and on
+#: teacher-labelled frames of its own hot MD (``tools/distil_student.py``).
+DEPLOYED = {"nequip": "student_nequip.ckpt", "allegro": "student_allegro.ckpt",
+            "nequip-distilled": "student_nequip_distilled.ckpt"}
 
 
 def deployed_model(name: str = "nequip", models_dir: str | os.PathLike | None = None,
