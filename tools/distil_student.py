@@ -39,6 +39,10 @@ Steps (each resumable, all under runs/distil/):
 
 Then ``benchmarks/bench_student.py`` measures its speed, held-out errors and hot
 stability. Labels are the published model (converted), not DFT.
+
+``runs/`` is not kept between machines: the labelled training frames of the
+first distillation rounds are shipped in ``data/distil/`` (see its README) and
+go back in with ``--extra``; a frame given twice counts once.
 """
 
 from __future__ import annotations
@@ -151,6 +155,13 @@ def training_sets(name: str, extra: tuple[str, ...] = (), n_val: int = 30,
     if (WORK / "visited_labels.extxyz").is_file():
         frames += read_dataset(WORK / "visited_labels.extxyz")
     frames += [f for e in extra for f in read_dataset(e)]
+    seen, unique = set(), []  # a frame given twice (run folder and shipped copy) counts once
+    for f in frames:
+        key = np.round(f.positions, 4).tobytes() + np.round(f.cell.array, 4).tobytes()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    frames = unique
     print(f"{len(frames)} labelled frames: {len(frames) - n_val} train, {n_val} validation")
     order = np.random.default_rng(seed).permutation(len(frames))
     folder.mkdir(parents=True, exist_ok=True)
