@@ -47,6 +47,14 @@ def test_config_is_what_the_spec_says(tmp_path, copper_sets):
     assert config["trainer"]["accelerator"] in ("cpu", "gpu")
     assert config["data"]["train_dataloader"]["num_workers"] == 0
     assert config["trainer"]["logger"]["_target_"].endswith("CSVLogger")
+    assert "pair_potential" not in model
+    spec.core_repulsion = True
+    config = yaml.safe_load(training.write_config(spec, tmp_path / "r.yaml").read_text())
+    wall = config["training_module"]["model"]["pair_potential"]
+    assert wall["_target_"] == "zifhelpers.repulsion.SwitchedZBL" and wall["fractions"] == [0.5, 0.75]
+    spec.core_repulsion_fractions = (0.9, 0.6)
+    with pytest.raises(ValueError, match="0 < inner < outer"):
+        training.write_config(spec, tmp_path / "bad.yaml")
     with pytest.raises(FileNotFoundError, match="train_file"):
         training.write_config(training.TrainingSpec("absent.xyz", str(paths["val"])), tmp_path / "x.yaml")
     with pytest.raises(ValueError, match="lr_schedule must be 'plateau' or 'cosine', got 'step'"):
@@ -101,10 +109,10 @@ def test_train_resume_compile_load_evaluate(tmp_path, copper_sets):
 
 
 def test_allegro_trains_compiles_and_gives_gradient_forces(tmp_path, copper_sets):
-    """The same pipeline with nequip-allegro (the paper's scalable model)."""
+    """The same pipeline with nequip-allegro (the paper's scalable model), with the core wall."""
     _, paths, frames = copper_sets
     spec = _spec(paths, 2)
-    spec.model = "allegro"
+    spec.model, spec.core_repulsion = "allegro", True
     config = yaml.safe_load(training.write_config(spec, tmp_path / "a.yaml").read_text())
     assert config["training_module"]["model"]["_target_"] == "allegro.model.AllegroModel"
     best = training.train(spec, tmp_path / "allegro")
@@ -123,6 +131,12 @@ def test_allegro_trains_compiles_and_gives_gradient_forces(tmp_path, copper_sets
         energies.append(moved.get_potential_energy())
     assert forces[3, 1] == pytest.approx(-(energies[0] - energies[1]) / 4e-3, abs=2e-2)
     assert np.isfinite(training.evaluate(calc, frames[20:])["force_mae_meV_A"])
+    # the compiled model carries the ZBL wall: two Cu atoms at 1.0 Å cost ~130 eV
+    squeezed = atoms.copy()
+    bond = squeezed.get_distance(0, 1, mic=True, vector=True)
+    squeezed.positions[1] = squeezed.positions[0] + bond / np.linalg.norm(bond) * 1.0
+    squeezed.calc = calc
+    assert squeezed.get_potential_energy() - atoms.get_potential_energy() > 50.0
 
 
 def test_screen_and_table1_side_by_side(tmp_path, copper_sets):
@@ -210,6 +224,20 @@ def test_fine_tune_then_standalone_checkpoint_needs_no_parent(tmp_path, copper_s
     np.testing.assert_allclose(energies(flat), e_tuned, rtol=0, atol=1e-5)
     with pytest.raises(FileNotFoundError, match="parent checkpoint .* is missing"):
         training.standalone_checkpoint(tuned, tmp_path / "again.ckpt")
+
+    # grafting the core wall changes nothing at bonding distances, and walls off short ones
+    walled = training.add_core_repulsion(flat, tmp_path / "walled.ckpt")
+    np.testing.assert_allclose(energies(walled), e_tuned, rtol=0, atol=1e-5)
+    squeezed = frames[20].copy()
+    bond = squeezed.get_distance(0, 1, mic=True, vector=True)
+    squeezed.positions[1] = squeezed.positions[0] + bond / np.linalg.norm(bond) * 1.0
+    e_squeezed = []
+    for path in (flat, walled):
+        squeezed.calc = NequIPCalculator._from_saved_model(str(path), device="cpu")
+        e_squeezed.append(squeezed.get_potential_energy())
+    assert e_squeezed[1] - e_squeezed[0] > 50.0  # eV: ZBL of Cu-Cu at 1.0 Å is ~130 eV
+    with pytest.raises(ValueError, match="already has a pair potential"):
+        training.add_core_repulsion(walled, tmp_path / "twice.ckpt")
 
 
 def test_shipped_students_are_standalone_and_small():

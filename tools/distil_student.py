@@ -5,6 +5,7 @@
     .venv/bin/python tools/distil_student.py held-out
     .venv/bin/python tools/distil_student.py sample TAG MODEL [--hold-ps P] [--every N]
     .venv/bin/python tools/distil_student.py train NAME [--features F] [--epochs E] [--seed S]
+        [--init-from CKPT] [--extra FILES...] [--lr LR] [--core-repulsion]
 
 Steps (each resumable, all under runs/distil/):
 
@@ -32,7 +33,9 @@ Steps (each resumable, all under runs/distil/):
   the teacher: ``sampled_TAG_labels.extxyz``, added to the training set of
   later ``train`` runs.
 - ``train``: a NequIP student (l = 1, r = 5 Å, 3 layers, F features, cosine
-  learning rate; or fine-tuned from a checkpoint) on the shipped reference
+  learning rate; or fine-tuned from a checkpoint; ``--core-repulsion`` adds the
+  switched ZBL wall of :mod:`zifhelpers.repulsion`, grafted onto the parent
+  when fine-tuning) on the shipped reference
   frames, the teacher-MD frames of the training structures, the relabelled
   visited frames (if ``relabel`` ran) and any ``--extra`` sets, 30 of them
   drawn for validation: ``student_<NAME>/``, compiled for the CPU to
@@ -173,15 +176,20 @@ def training_sets(name: str, extra: tuple[str, ...] = (), n_val: int = 30,
 
 def train_student(name: str, features: int, epochs: int, seed: int,
                   init_from: str | None = None, extra: tuple[str, ...] = (),
-                  learning_rate: float = 0.005) -> Path:
-    from zifhelpers.training import TrainingSpec, compile_model, train
+                  learning_rate: float = 0.005, core_repulsion: bool = False) -> Path:
+    from zifhelpers.training import TrainingSpec, add_core_repulsion, compile_model, train
 
     train_file, val_file = training_sets(name, extra)
+    workdir = WORK / f"student_{name}"
+    if core_repulsion and init_from:  # graft the wall onto the parent, then fine-tune that
+        grafted = workdir / "parent_with_core_repulsion.ckpt"
+        if not grafted.is_file():
+            add_core_repulsion(init_from, grafted)
+        init_from = str(grafted)
     spec = TrainingSpec(str(train_file), str(val_file), l_max=1, r_max=5.0, num_layers=3,
                         num_features=features, radial_mlp_width=32, batch_size=2,
                         learning_rate=learning_rate, lr_schedule="cosine", max_epochs=epochs,
-                        seed=seed, init_from=init_from)
-    workdir = WORK / f"student_{name}"
+                        seed=seed, init_from=init_from, core_repulsion=core_repulsion)
     workdir.mkdir(parents=True, exist_ok=True)
     best = train(spec, workdir)
     model = workdir / "model.nequip.pt2"
@@ -215,6 +223,8 @@ def main() -> None:
     tr.add_argument("--init-from", default=None, help="checkpoint to fine-tune")
     tr.add_argument("--extra", nargs="*", default=[], help="more labelled frames to train on")
     tr.add_argument("--lr", type=float, default=0.005)
+    tr.add_argument("--core-repulsion", action="store_true",
+                    help="switched ZBL wall (zifhelpers.repulsion); grafted onto --init-from")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     if args.step == "relabel":
@@ -227,7 +237,7 @@ def main() -> None:
         print(teacher_md(args.name, args.temperature_K, args.ps, args.seed, args.every))
     else:
         print(train_student(args.name, args.features, args.epochs, args.seed,
-                            args.init_from, tuple(args.extra), args.lr))
+                            args.init_from, tuple(args.extra), args.lr, args.core_repulsion))
 
 
 if __name__ == "__main__":

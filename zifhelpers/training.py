@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["TrainingSpec", "write_config", "train", "compile_model", "learning_curve", "evaluate"]
+__all__ = ["TrainingSpec", "write_config", "train", "compile_model", "learning_curve", "evaluate",
+           "add_core_repulsion"]
 
 
 @dataclass
@@ -43,6 +44,11 @@ class TrainingSpec:
     ``ModelFromCheckpoint``): architecture, weights and per-type scales come
     from it and the model fields of this spec are ignored. The new checkpoint
     refers to that file; :func:`standalone_checkpoint` removes the reference.
+    ``core_repulsion``: add :class:`zifhelpers.repulsion.SwitchedZBL` as the
+    model's pair potential, ZBL repulsion switched off between
+    ``core_repulsion_fractions`` (inner, outer) of the covalent-radii sum of
+    each pair, so hot MD cannot collapse two atoms while the fit to
+    bonding-distance data is untouched.
     """
 
     train_file: str
@@ -67,6 +73,8 @@ class TrainingSpec:
     learning_rate: float = 0.005
     lr_schedule: str = "plateau"
     init_from: str | None = None
+    core_repulsion: bool = False
+    core_repulsion_fractions: tuple[float, float] = (0.5, 0.75)
     model_dtype: str = "float32"
     accelerator: str = "auto"
 
@@ -101,6 +109,16 @@ def _model_block(spec: TrainingSpec) -> dict:
         "per_type_energy_scales_trainable": False,
         "per_type_energy_shifts_trainable": False,
     }
+    if spec.core_repulsion:
+        from .repulsion import switch_distances
+
+        switch_distances(spec.chemical_symbols, spec.core_repulsion_fractions)  # clear error now
+        common["pair_potential"] = {
+            "_target_": "zifhelpers.repulsion.SwitchedZBL",
+            "chemical_species": "${chemical_symbols}",
+            "units": "metal",
+            "fractions": [float(f) for f in spec.core_repulsion_fractions],
+        }
     if spec.model == "nequip":
         return {
             "_target_": "nequip.model.NequIPGNNModel",
@@ -274,6 +292,56 @@ def standalone_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLi
 
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
     model = _root_model_config(ckpt, checkpoint)
+    ckpt["hyper_parameters"]["model"] = model
+    ckpt["hyper_parameters"]["info_dict"]["training_module"]["model"] = model
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ckpt, output)
+    return output
+
+
+def add_core_repulsion(checkpoint: str | os.PathLike, output: str | os.PathLike,
+                       fractions: tuple[float, float] = (0.5, 0.75)) -> Path:
+    """Copy a checkpoint with :class:`zifhelpers.repulsion.SwitchedZBL` added as its pair potential.
+
+    The switched ZBL term has no parameters and is exactly zero beyond
+    ``fractions[1]`` of each covalent-radii sum, so on every frame whose
+    shortest distances lie beyond it the new model predicts what the old one
+    did; below, it adds the ZBL wall. This lets a trained student gain the
+    core repulsion (then be fine-tuned with ``TrainingSpec(init_from=output)``)
+    without training from scratch. ``output`` is standalone.
+    """
+    import copy
+
+    import torch
+    from hydra.utils import instantiate
+    from nequip.utils.global_state import set_global_state
+    from omegaconf import OmegaConf
+
+    from .repulsion import switch_distances
+
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    model = copy.deepcopy(_root_model_config(ckpt, checkpoint))
+    if model.get("pair_potential"):
+        raise ValueError(f"{checkpoint}: the model already has a pair potential "
+                         f"({model['pair_potential'].get('_target_')})")
+    species = list(model["type_names"])
+    switch_distances(species, fractions)
+    model["pair_potential"] = {"_target_": "zifhelpers.repulsion.SwitchedZBL",
+                               "chemical_species": species, "units": "metal",
+                               "fractions": [float(f) for f in fractions]}
+    set_global_state()
+    new_state = instantiate(OmegaConf.create(model), _recursive_=False, _convert_="all").state_dict()
+    state = ckpt["state_dict"]
+    matched = [(o, n) for n in new_state for o in state if o.endswith("." + n)]
+    if not matched:
+        raise ValueError(f"{checkpoint}: no parameter names in common with the rebuilt model")
+    prefix = matched[0][0][: -len(matched[0][1])]
+    missing = [n for n in new_state if prefix + n not in state]
+    if any("pair_potential" not in n for n in missing):
+        raise ValueError(f"{checkpoint}: rebuilt model differs beyond the pair potential: {missing}")
+    for n in missing:
+        state[prefix + n] = new_state[n]
     ckpt["hyper_parameters"]["model"] = model
     ckpt["hyper_parameters"]["info_dict"]["training_module"]["model"] = model
     output = Path(output)
