@@ -50,3 +50,34 @@ def test_unlabelled_frames_are_refused(tmp_path):
         dataset.read_dataset(tmp_path / "plain.extxyz")
     with pytest.raises(FileNotFoundError):
         dataset.read_dataset(tmp_path / "absent.extxyz")
+
+
+def test_stretched_bonds_pull_only_the_chosen_hydrogens_to_the_asked_lengths(crystal):
+    frames = dataset.perturbed_configurations(crystal, 3, rattle_A=0.02, max_strain=0.0, seed=4)
+    out = dataset.stretched_bonds(frames, ("C", "H"), (1.3, 1.7), bonds_per_frame=3, seed=11)
+    assert len(out) == 3
+    for before, after in zip(frames, out, strict=True):
+        moved = [int(a) for a in after.info["stretched_atoms"]]
+        assert len(set(moved)) == 3
+        assert all(after[a].symbol == "H" for a in moved)
+        shift = np.linalg.norm(after.positions - before.positions, axis=1)
+        assert set(np.flatnonzero(shift > 1e-12)) == set(moved)
+        for a in moved:
+            carbons = [c for c in range(len(after)) if after[c].symbol == "C"]
+            d_after = after.get_distances(a, carbons, mic=True)
+            d_before = before.get_distances(a, carbons, mic=True)
+            c = carbons[int(np.argmin(d_before))]  # the carbon it was bonded to
+            assert 1.3 <= after.get_distance(a, c, mic=True) <= 1.7
+            # pulled straight out: same direction from its carbon
+            v0 = before.get_distance(c, a, mic=True, vector=True)
+            v1 = after.get_distance(c, a, mic=True, vector=True)
+            assert np.dot(v0, v1) / np.linalg.norm(v0) / np.linalg.norm(v1) > 0.9999
+            assert d_after.min() >= 1.3 - 1e-9
+    again = dataset.stretched_bonds(frames, ("C", "H"), (1.3, 1.7), bonds_per_frame=3, seed=11)
+    assert all(np.array_equal(a.positions, b.positions) for a, b in zip(out, again, strict=True))
+    other = dataset.stretched_bonds(frames, ("C", "H"), (1.3, 1.7), bonds_per_frame=3, seed=12)
+    assert not np.array_equal(out[0].positions, other[0].positions)
+    with pytest.raises(ValueError, match="0 Zn-H bonds shorter than 1.35 A, need 1"):
+        dataset.stretched_bonds(frames[:1], ("Zn", "H"), bonds_per_frame=1)
+    with pytest.raises(ValueError, match="lengths_A must satisfy"):
+        dataset.stretched_bonds(frames[:1], lengths_A=(1.8, 1.2))

@@ -4,6 +4,7 @@
     .venv/bin/python tools/distil_student.py teacher-md NAME TEMPERATURE_K PS [--seed S] [--every N]
     .venv/bin/python tools/distil_student.py held-out
     .venv/bin/python tools/distil_student.py sample TAG MODEL [--hold-ps P] [--every N]
+    .venv/bin/python tools/distil_student.py stretch TAG SOURCES... [--per-source N] [--seed S]
     .venv/bin/python tools/distil_student.py train NAME [--features F] [--epochs E] [--seed S]
         [--init-from CKPT] [--extra FILES...] [--lr LR] [--core-repulsion]
 
@@ -32,6 +33,11 @@ Steps (each resumable, all under runs/distil/):
   the hold frames (all frames of a run that broke a linker) are labelled by
   the teacher: ``sampled_TAG_labels.extxyz``, added to the training set of
   later ``train`` runs.
+- ``stretch``: N frames of each SOURCES file (labelled sets, e.g. teacher MD
+  and sampled frames) with two C–H bonds each pulled out to 1.2–1.9 Å
+  (:func:`zifhelpers.dataset.stretched_bonds`), labelled by the teacher:
+  ``stretched_TAG_labels.extxyz``. They teach the cost of losing a hydrogen,
+  which the students underestimate (their hot runs end with a free H).
 - ``train``: a NequIP student (l = 1, r = 5 Å, 3 layers, F features, cosine
   learning rate; or fine-tuned from a checkpoint; ``--core-repulsion`` adds the
   switched ZBL wall of :mod:`zifhelpers.repulsion`, grafted onto the parent
@@ -142,6 +148,27 @@ def sample(tag: str, model: str, hold_ps: float, every: int, seed: int = 4242) -
     return out
 
 
+def stretch(tag: str, sources: tuple[str, ...], per_source: int, seed: int) -> Path:
+    from zifhelpers.active import TEACHER_NAME
+    from zifhelpers.calculators import load_calculator
+    from zifhelpers.dataset import label, read_dataset, stretched_bonds, write_dataset
+
+    out = WORK / f"stretched_{tag}_labels.extxyz"
+    if out.is_file():
+        return out
+    rng = np.random.default_rng(seed)
+    frames = []
+    for source in sources:
+        pool = read_dataset(source)
+        picks = rng.choice(len(pool), size=min(per_source, len(pool)), replace=False)
+        frames += [pool[int(k)] for k in sorted(picks)]
+    stretched = stretched_bonds(frames, ("C", "H"), (1.2, 1.9), bonds_per_frame=2, seed=seed)
+    labelled = label(stretched, load_calculator("published"), TEACHER_NAME)
+    write_dataset(labelled, out.with_suffix(".tmp.extxyz"))
+    out.with_suffix(".tmp.extxyz").replace(out)
+    return out
+
+
 def training_sets(name: str, extra: tuple[str, ...] = (), n_val: int = 30,
                   seed: int = 7) -> tuple[Path, Path]:
     """Train/validation files of student NAME (written once, then reused)."""
@@ -215,6 +242,11 @@ def main() -> None:
     sm.add_argument("model")
     sm.add_argument("--hold-ps", type=float, default=1.0)
     sm.add_argument("--every", type=int, default=10)
+    st = sub.add_parser("stretch")
+    st.add_argument("tag")
+    st.add_argument("sources", nargs="+", help="labelled sets whose frames are stretched")
+    st.add_argument("--per-source", type=int, default=30)
+    st.add_argument("--seed", type=int, default=77)
     tr = sub.add_parser("train")
     tr.add_argument("name")
     tr.add_argument("--features", type=int, default=16)
@@ -231,6 +263,8 @@ def main() -> None:
         print(relabel())
     elif args.step == "sample":
         print(sample(args.tag, args.model, args.hold_ps, args.every))
+    elif args.step == "stretch":
+        print(stretch(args.tag, tuple(args.sources), args.per_source, args.seed))
     elif args.step == "held-out":
         held_out()
     elif args.step == "teacher-md":

@@ -26,6 +26,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 __all__ = [
     "VOLUME_SCALES",
     "perturbed_configurations",
+    "stretched_bonds",
     "label",
     "write_dataset",
     "read_dataset",
@@ -87,6 +88,64 @@ def perturbed_configurations(
         }
         frames.append(frame)
     return frames
+
+
+def stretched_bonds(
+    frames: list[Atoms],
+    pair: tuple[str, str] = ("C", "H"),
+    lengths_A: tuple[float, float] = (1.2, 1.8),
+    bonds_per_frame: int = 2,
+    bond_cutoff_A: float = 1.35,
+    seed: int = 0,
+) -> list[Atoms]:
+    """Copies of ``frames`` with a few ``pair`` bonds pulled out along the bond.
+
+    For each frame, ``bonds_per_frame`` distinct bonds between ``pair[0]`` and
+    ``pair[1]`` (closer than ``bond_cutoff_A``) are drawn and the ``pair[1]``
+    atom of each is moved along the bond to a length uniform in ``lengths_A``
+    (Å); nothing else moves. Labelled by a reference model, such frames teach a
+    student the cost of breaking the bond, which MD near equilibrium never
+    samples (a student that underestimates it loses hydrogens in the hot
+    liquid). Provenance goes to ``info`` (``sampler``, ``seed``, the moved
+    atoms, an integer array, in ``stretched_atoms``).
+    """
+    from ase.neighborlist import neighbor_list
+
+    low, high = (float(x) for x in lengths_A)
+    if not 0.0 < low <= high:
+        raise ValueError(f"lengths_A must satisfy 0 < low <= high, got {lengths_A!r}")
+    if bonds_per_frame < 1:
+        raise ValueError(f"bonds_per_frame must be >= 1, got {bonds_per_frame}")
+    rng = np.random.default_rng(seed)
+    out = []
+    for k, atoms in enumerate(frames):
+        symbols = np.array(atoms.get_chemical_symbols())
+        i, j, d, D = neighbor_list("ijdD", atoms, bond_cutoff_A)
+        bonds = np.flatnonzero((symbols[i] == pair[0]) & (symbols[j] == pair[1]))
+        if len(bonds) < bonds_per_frame:
+            raise ValueError(f"frame {k}: {len(bonds)} {pair[0]}-{pair[1]} bonds shorter than "
+                             f"{bond_cutoff_A} A, need {bonds_per_frame}")
+        chosen, moved = [], set()
+        for b in rng.permutation(bonds):
+            if int(j[b]) not in moved and int(i[b]) not in moved:
+                chosen.append(b)
+                moved.update((int(i[b]), int(j[b])))
+            if len(chosen) == bonds_per_frame:
+                break
+        frame = atoms.copy()
+        frame.calc = None
+        for b in chosen:
+            unit = D[b] / d[b]
+            frame.positions[j[b]] = atoms.positions[i[b]] + unit * rng.uniform(low, high)
+        frame.info = {
+            "state_point": str(atoms.info.get("state_point", atoms.info.get("name", "structure"))),
+            "sampler": f"{pair[0]}-{pair[1]} bonds stretched to {low}-{high} A",
+            "seed": seed,
+            "index": k,
+            "stretched_atoms": np.array([int(j[b]) for b in chosen]),
+        }
+        out.append(frame)
+    return out
 
 
 def label(
