@@ -10,9 +10,9 @@ Prints and writes benchmarks/results/student_<model>.json:
 - energy/force/stress errors of the student against the teacher labels of the
   held-out frames, split by state point;
 - an NVT run (Bussi, 0.5 fs) of one cell at --temperature from glass01, with the
-  linker-integrity check every 100 steps; a break must still be there --confirm-fs
-  later (default 50 fs) to stop the run, so that a C–H vibration past the bond
-  cutoff is counted as a transient, not a break: whether it finished, the
+  linker-integrity check every 100 steps; a break must last --confirm-fs
+  (default 50 fs, re-checked every 2 fs) to stop the run, so that a C–H
+  vibration past the bond cutoff is counted as a transient, not a break: whether it finished, the
   transients, and how many linkers are intact at the end. Resumable (MDRun
   checkpoints in --workdir).
 """
@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=5)
     parser.add_argument("--name", default="nequip", help="results file: student_<name>.json")
     parser.add_argument("--confirm-fs", type=float, default=50.0,
-                        help="a broken linker must persist this long (fs) to stop the NVT run "
+                        help="a broken linker must stay broken this long (fs) to stop the NVT run "
                              "(MDRun integrity_confirm_fs); transients are counted")
     args = parser.parse_args()
 

@@ -271,19 +271,28 @@ def test_integrity_confirmation_tells_transients_from_breaks(tmp_path):
         run.run(progress=False)
     # with 20 fs of confirmation: a break seen at step 40 only is a transient
     run = _ScriptedBreaks(tmp_path / "soft", _copper(), sched, integrity_confirm_fs=20.0, **kwargs)
-    # at 40 atom 7 (healed by 60); at 140 atom 3, at 160 atom 9 only: two more transients
+    # at 40 atom 7 (healed by the re-check 2 fs later); at 140 atom 3, at 160 atom 9: two more
     run.broken = {40: [7], 140: [3], 160: [9]}
     run.run(progress=False)
     assert run.step == 200
     rows = (tmp_path / "soft" / "transients.csv").read_text().splitlines()
     assert rows[0] == "step,time_ps,healed_by_step,seen"
-    assert rows[1].startswith("40,0.04,60,") and "C3H2N2" in rows[1]
+    assert rows[1].startswith("40,0.04,42,") and "C3H2N2" in rows[1]
     assert [r.split(",")[0] for r in rows[1:]] == ["40", "140", "160"]
+    # a bond vibrating past the cutoff: broken at both ends of the window, back in between
+    run = _ScriptedBreaks(tmp_path / "vibrating", _copper(), sched, integrity_confirm_fs=20.0,
+                          **kwargs)
+    run.broken = {k: [4] for k in range(100, 201) if not 108 <= k <= 111}
+    with pytest.raises(MDGuardError, match=r"step 140: .*found at step 120, still broken "
+                                           r"throughout the 20 fs after, checked every 2 fs"):
+        run.run(progress=False)
+    rows = (tmp_path / "vibrating" / "transients.csv").read_text().splitlines()
+    assert [r.split(",")[:3] for r in rows[1:]] == [["100", "0.1", "108"]]
     # a break still there 20 fs later stops the run at the confirming step
     run = _ScriptedBreaks(tmp_path / "lasting", _copper(), sched, integrity_confirm_fs=20.0,
                           **kwargs)
     run.broken = {k: [5, 6] if k < 120 else [6] for k in range(100, 201)}
     with pytest.raises(MDGuardError, match=r"step 120: broken linkers: .*found at step 100, "
-                                           r"still broken 20 fs later"):
+                                           r"still broken throughout the 20 fs after"):
         run.run(progress=False)
     assert not (tmp_path / "lasting" / "transients.csv").exists()
