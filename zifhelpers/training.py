@@ -589,7 +589,8 @@ def table1(ours, paper: dict | None = None):
 #: active-learning loop, and the NequIP one fine-tuned on teacher MD and on
 #: teacher-labelled frames of its own hot MD (``tools/distil_student.py``).
 DEPLOYED = {"nequip": "student_nequip.ckpt", "allegro": "student_allegro.ckpt",
-            "nequip-distilled": "student_nequip_distilled.ckpt"}
+            "nequip-distilled": "student_nequip_distilled.ckpt",
+            "nequip-zbl": "student_nequip_zbl.ckpt"}
 
 
 def deployed_model(name: str = "nequip", models_dir: str | os.PathLike | None = None,
