@@ -292,12 +292,7 @@ def standalone_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLi
 
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
     model = _root_model_config(ckpt, checkpoint)
-    ckpt["hyper_parameters"]["model"] = model
-    ckpt["hyper_parameters"]["info_dict"]["training_module"]["model"] = model
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(ckpt, output)
-    return output
+    return _save_with_model(ckpt, model, output)
 
 
 def add_core_repulsion(checkpoint: str | os.PathLike, output: str | os.PathLike,
@@ -342,6 +337,13 @@ def add_core_repulsion(checkpoint: str | os.PathLike, output: str | os.PathLike,
         raise ValueError(f"{checkpoint}: rebuilt model differs beyond the pair potential: {missing}")
     for n in missing:
         state[prefix + n] = new_state[n]
+    return _save_with_model(ckpt, model, output)
+
+
+def _save_with_model(ckpt: dict, model: dict, output) -> Path:
+    """Write a loaded checkpoint to ``output`` with ``model`` as its model config."""
+    import torch
+
     ckpt["hyper_parameters"]["model"] = model
     ckpt["hyper_parameters"]["info_dict"]["training_module"]["model"] = model
     output = Path(output)
