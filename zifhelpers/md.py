@@ -25,7 +25,8 @@ offending frame: NaN forces, a temperature far above target, atoms closer than
 a physical minimum, and (every ``integrity_every`` steps) broken linkers. With
 ``integrity_confirm_fs`` a linker must stay broken that long after the check
 that found it (re-checked about every 2 fs): a hot C–H bond stretched past the
-cutoff for a few fs and back is a vibration, not a break (logged to ``transients.csv``, the run goes on).
+cutoff for a few fs and back is a vibration, not a break (logged to
+``transients.csv``, the run goes on).
 """
 
 from __future__ import annotations
@@ -567,8 +568,8 @@ class MDRun:
 
         A break is confirmed only if it lasts the whole ``integrity_confirm_fs``
         window: the check is repeated about every 2 fs of it (every step for
-        steps of 2 fs or more), well inside a C–H vibration period (11 fs, or
-        16 fs with 2-amu H), so that a bond vibrating past the cutoff, beyond
+        steps of 2 fs or more), well inside a C–H vibration period (about
+        11 fs; 20 fs with 4-amu H), so that a bond vibrating past the cutoff, beyond
         it at both ends of the window but back in between, counts as intact.
         It persists while the check fails and names some of the same atoms (or,
         for ring breaks that name none, still fails). A healed break is logged
