@@ -110,15 +110,8 @@ def _model_block(spec: TrainingSpec) -> dict:
         "per_type_energy_shifts_trainable": False,
     }
     if spec.core_repulsion:
-        from .repulsion import switch_distances
-
-        switch_distances(spec.chemical_symbols, spec.core_repulsion_fractions)  # clear error now
-        common["pair_potential"] = {
-            "_target_": "zifhelpers.repulsion.SwitchedZBL",
-            "chemical_species": "${chemical_symbols}",
-            "units": "metal",
-            "fractions": [float(f) for f in spec.core_repulsion_fractions],
-        }
+        common["pair_potential"] = _core_repulsion_block(
+            spec.chemical_symbols, spec.core_repulsion_fractions, written_as="${chemical_symbols}")
     if spec.model == "nequip":
         return {
             "_target_": "nequip.model.NequIPGNNModel",
@@ -313,31 +306,40 @@ def add_core_repulsion(checkpoint: str | os.PathLike, output: str | os.PathLike,
     from nequip.utils.global_state import set_global_state
     from omegaconf import OmegaConf
 
-    from .repulsion import switch_distances
-
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
     model = copy.deepcopy(_root_model_config(ckpt, checkpoint))
     if model.get("pair_potential"):
         raise ValueError(f"{checkpoint}: the model already has a pair potential "
                          f"({model['pair_potential'].get('_target_')})")
-    species = list(model["type_names"])
-    switch_distances(species, fractions)
-    model["pair_potential"] = {"_target_": "zifhelpers.repulsion.SwitchedZBL",
-                               "chemical_species": species, "units": "metal",
-                               "fractions": [float(f) for f in fractions]}
+    model["pair_potential"] = _core_repulsion_block(list(model["type_names"]), fractions)
     set_global_state()
     new_state = instantiate(OmegaConf.create(model), _recursive_=False, _convert_="all").state_dict()
     state = ckpt["state_dict"]
-    matched = [(o, n) for n in new_state for o in state if o.endswith("." + n)]
-    if not matched:
+    match = next(((o, n) for n in new_state for o in state if o.endswith("." + n)), None)
+    if match is None:
         raise ValueError(f"{checkpoint}: no parameter names in common with the rebuilt model")
-    prefix = matched[0][0][: -len(matched[0][1])]
+    prefix = match[0][: -len(match[1])]
     missing = [n for n in new_state if prefix + n not in state]
     if any("pair_potential" not in n for n in missing):
         raise ValueError(f"{checkpoint}: rebuilt model differs beyond the pair potential: {missing}")
     for n in missing:
         state[prefix + n] = new_state[n]
     return _save_with_model(ckpt, model, output)
+
+
+def _core_repulsion_block(chemical_species, fractions, written_as=None) -> dict:
+    """Model-config ``pair_potential`` entry of :class:`zifhelpers.repulsion.SwitchedZBL`.
+
+    Checks ``fractions`` and the symbols now (clear error before training);
+    ``written_as`` replaces the species list in the config (e.g. a Hydra
+    interpolation).
+    """
+    from .repulsion import switch_distances
+
+    switch_distances(chemical_species, fractions)
+    return {"_target_": "zifhelpers.repulsion.SwitchedZBL",
+            "chemical_species": written_as if written_as is not None else list(chemical_species),
+            "units": "metal", "fractions": [float(f) for f in fractions]}
 
 
 def _save_with_model(ckpt: dict, model: dict, output) -> Path:
@@ -589,7 +591,8 @@ def table1(ours, paper: dict | None = None):
 #: Students trained by this project and shipped as checkpoints (name -> file in data/models).
 #: Students shipped in ``data/models`` (see its README): the round-1 students of the
 #: active-learning loop, and the NequIP one fine-tuned on teacher MD and on
-#: teacher-labelled frames of its own hot MD (``tools/distil_student.py``).
+#: teacher-labelled frames of its own hot MD (``tools/distil_student.py``), and
+#: that one with the core-repulsion wall, fine-tuned further (``nequip-zbl``).
 DEPLOYED = {"nequip": "student_nequip.ckpt", "allegro": "student_allegro.ckpt",
             "nequip-distilled": "student_nequip_distilled.ckpt",
             "nequip-zbl": "student_nequip_zbl.ckpt"}
