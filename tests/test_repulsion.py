@@ -112,3 +112,20 @@ def test_shipped_training_and_held_out_frames_never_touch_the_wall():
     assert ("H", "H") in shortest and ("N", "Zn") in shortest and ("H", "C") in shortest
     for (a, b), dist in shortest.items():
         assert dist > outer[index[a], index[b]], (a, b, dist)
+
+
+def test_touches_wall_flags_only_frames_with_a_pair_inside_the_outer_distance():
+    frames = read_dataset("data/reference/static_structures.extxyz.gz")[:3]
+    assert not repulsion.touches_wall(frames).any()
+    squeezed = frames[1].copy()
+    h = next(k for k, s in enumerate(squeezed.get_chemical_symbols()) if s == "H")
+    c = int(np.argmin([squeezed.get_distance(h, k, mic=True) if squeezed[k].symbol == "C" else 9
+                       for k in range(len(squeezed))]))
+    _, outer = repulsion.switch_distances(["H", "C"])  # C-H outer: 0.75 * (0.31 + 0.76) A
+    for distance, expected in ((outer[0, 1] + 0.02, False), (outer[0, 1] - 0.02, True)):
+        moved = squeezed.copy()
+        vec = moved.get_distance(c, h, mic=True, vector=True)
+        moved.positions[h] = moved.positions[c] + vec / np.linalg.norm(vec) * distance
+        assert repulsion.touches_wall([frames[0], moved, frames[2]]).tolist() == [False, expected,
+                                                                                  False]
+    assert repulsion.touches_wall([frames[0]], fractions=(0.5, 1.2)).tolist() == [True]

@@ -4,6 +4,7 @@
     .venv/bin/python tools/distil_student.py teacher-md NAME TEMPERATURE_K PS [--seed S] [--every N]
     .venv/bin/python tools/distil_student.py held-out
     .venv/bin/python tools/distil_student.py sample TAG MODEL [--hold-ps P] [--every N]
+    .venv/bin/python tools/distil_student.py glass TAG MODEL [--temperatures 300 900] [--hold-ps P]
     .venv/bin/python tools/distil_student.py stretch TAG SOURCES... [--per-source N] [--seed S]
     .venv/bin/python tools/distil_student.py train NAME [--features F] [--epochs E] [--seed S]
         [--init-from CKPT] [--extra FILES...] [--lr LR] [--core-repulsion]
@@ -33,6 +34,14 @@ Steps (each resumable, all under runs/distil/):
   the hold frames (all frames of a run that broke a linker) are labelled by
   the teacher: ``sampled_TAG_labels.extxyz``, added to the training set of
   later ``train`` runs.
+- ``glass``: the student (MODEL, compiled) holds each training glass
+  (glass01..glass08; never the held-out :data:`HELD_OUT`) at its own volume
+  at each of ``--temperatures`` (default 300 and 900 K; Bussi, hydrogens at
+  4 amu, 2 fs) and the teacher labels a frame every ``--every`` steps after
+  the first 0.1 ps: ``glass_TAG_labels.extxyz``, named ``glass_<T>K_<NAME>``.
+  The first rounds sampled only the crystal at 300 K and liquids at 1500 and
+  1750 K, so the students had seen no disordered frame below 1500 K besides the
+  ten static glasses.
 - ``stretch``: N frames of each SOURCES file (labelled sets, e.g. teacher MD
   and sampled frames) with two C–H bonds each pulled out to 1.2–1.9 Å
   (:func:`zifhelpers.dataset.stretched_bonds`), labelled by the teacher:
@@ -148,6 +157,44 @@ def sample(tag: str, model: str, hold_ps: float, every: int, seed: int = 4242) -
     return out
 
 
+def glass(tag: str, model: str, temperatures_K: tuple[float, ...], hold_ps: float, every: int,
+          seed: int = 5151, skip_ps: float = 0.1) -> Path:
+    from zifhelpers.active import (
+        TEACHER_NAME,
+        SamplingSettings,
+        StatePoint,
+        sample_state_point,
+    )
+    from zifhelpers.calculators import load_calculator
+    from zifhelpers.data import load_structure
+    from zifhelpers.dataset import label, write_dataset
+
+    out = WORK / f"glass_{tag}_labels.extxyz"
+    if out.is_file():
+        return out
+    settings = SamplingSettings(hold_ps=hold_ps, timestep_fs=2.0, frame_every=every,
+                                integrity_every=5 * every, hydrogen_mass_amu=4.0,
+                                integrity_confirm_fs=50.0)
+    student = load_calculator(model)
+    starts = [f"glass{i:02d}" for i in range(1, 11) if f"glass{i:02d}" not in HELD_OUT]
+    frames = []
+    for k, temperature in enumerate(temperatures_K):
+        for i, name in enumerate(starts):
+            point = StatePoint(f"glass_{temperature:.0f}K_{name}", float(temperature), liquid=False)
+            res = sample_state_point(point, load_structure(name), model,
+                                     WORK / f"glass_{tag}" / point.name, settings,
+                                     seed=seed + 100 * k + i, calc=student)
+            kept = [f for f in res["frames"] if f.info["time_ps"] >= skip_ps - 1e-9]
+            print(f"{point.name}: {len(kept)} frames, stable={res['stable']} {res['reason'][:120]}")
+            for f in kept:
+                f.info["sampler"] += f" (H 4 amu, 2 fs; {tag})"
+            frames += kept
+    labelled = label(frames, load_calculator("published"), TEACHER_NAME)
+    write_dataset(labelled, out.with_suffix(".tmp.extxyz"))
+    out.with_suffix(".tmp.extxyz").replace(out)
+    return out
+
+
 def stretch(tag: str, sources: tuple[str, ...], per_source: int, seed: int) -> Path:
     from zifhelpers.active import TEACHER_NAME
     from zifhelpers.calculators import load_calculator
@@ -193,6 +240,12 @@ def training_sets(name: str, extra: tuple[str, ...] = (), n_val: int = 30,
             seen.add(key)
             unique.append(f)
     frames = unique
+    from zifhelpers.repulsion import touches_wall
+
+    wall = touches_wall(frames)  # labels made without the wall would teach the network to cancel it
+    if wall.any():
+        print(f"left out {int(wall.sum())} frames with a pair inside the core-repulsion wall")
+        frames = [f for f, w in zip(frames, wall, strict=True) if not w]
     print(f"{len(frames)} labelled frames: {len(frames) - n_val} train, {n_val} validation")
     order = np.random.default_rng(seed).permutation(len(frames))
     folder.mkdir(parents=True, exist_ok=True)
@@ -242,6 +295,12 @@ def main() -> None:
     sm.add_argument("model")
     sm.add_argument("--hold-ps", type=float, default=1.0)
     sm.add_argument("--every", type=int, default=10)
+    gl = sub.add_parser("glass")
+    gl.add_argument("tag")
+    gl.add_argument("model")
+    gl.add_argument("--temperatures", type=float, nargs="+", default=[300.0, 900.0])
+    gl.add_argument("--hold-ps", type=float, default=0.5)
+    gl.add_argument("--every", type=int, default=25, help="steps between labelled frames")
     st = sub.add_parser("stretch")
     st.add_argument("tag")
     st.add_argument("sources", nargs="+", help="labelled sets whose frames are stretched")
@@ -263,6 +322,8 @@ def main() -> None:
         print(relabel())
     elif args.step == "sample":
         print(sample(args.tag, args.model, args.hold_ps, args.every))
+    elif args.step == "glass":
+        print(glass(args.tag, args.model, tuple(args.temperatures), args.hold_ps, args.every))
     elif args.step == "stretch":
         print(stretch(args.tag, tuple(args.sources), args.per_source, args.seed))
     elif args.step == "held-out":

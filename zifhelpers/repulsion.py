@@ -36,7 +36,8 @@ from nequip.data import AtomicDataDict
 from nequip.nn.pair_potential import ZBL
 from nequip.nn.utils import scatter, with_edge_vectors_
 
-__all__ = ["SwitchedZBL", "switch_distances", "shortest_distances", "smoothstep", "zbl_energy"]
+__all__ = ["SwitchedZBL", "switch_distances", "shortest_distances", "smoothstep", "touches_wall",
+           "zbl_energy"]
 
 #: (inner, outer) switch distances as fractions of the covalent-radii sum.
 DEFAULT_FRACTIONS = (0.5, 0.75)
@@ -98,6 +99,31 @@ def shortest_distances(frames, cutoff_A: float = 2.5) -> dict[tuple[str, str], f
             key = (chemical_symbols[code // 1000], chemical_symbols[code % 1000])
             best[key] = min(best.get(key, np.inf), float(d[codes == code].min()))
     return best
+
+
+def touches_wall(frames, fractions: Sequence[float] = DEFAULT_FRACTIONS) -> np.ndarray:
+    """Which frames have a pair of atoms closer than the wall's outer switch distance.
+
+    On such a frame a model with :class:`SwitchedZBL` predicts the network's
+    energy plus a non-zero ZBL term, so a label made without the wall (the
+    published model's, DFT's) would teach the network to cancel it. Hot MD of
+    a student can reach them (an H swung onto the ring N next to its C, at
+    0.73 Å); leave them out of training sets. Returns a boolean array, one
+    entry per frame.
+    """
+    from ase.neighborlist import neighbor_list
+
+    frames = list(frames)
+    species = sorted({s for atoms in frames for s in atoms.get_chemical_symbols()})
+    _, outer = switch_distances(species, fractions)
+    reach = float(outer.max()) if species else 0.0
+    index = {s: k for k, s in enumerate(species)}
+    out = np.zeros(len(frames), dtype=bool)
+    for n, atoms in enumerate(frames):
+        i, j, d = neighbor_list("ijd", atoms, reach)
+        types = np.array([index[s] for s in atoms.get_chemical_symbols()])
+        out[n] = bool(np.any(d < outer[types[i], types[j]])) if len(d) else False
+    return out
 
 
 @compile_mode("script")
