@@ -592,10 +592,11 @@ def table1(ours, paper: dict | None = None):
 #: Students shipped in ``data/models`` (see its README): the round-1 students of the
 #: active-learning loop, and the NequIP one fine-tuned on teacher MD and on
 #: teacher-labelled frames of its own hot MD (``tools/distil_student.py``), and
-#: that one with the core-repulsion wall, fine-tuned further (``nequip-zbl``).
+#: that one with the core-repulsion wall, fine-tuned further (``nequip-zbl``), and
+#: that one fine-tuned on glasses at 300/900 K and its own failures (``nequip-zbl2``).
 DEPLOYED = {"nequip": "student_nequip.ckpt", "allegro": "student_allegro.ckpt",
             "nequip-distilled": "student_nequip_distilled.ckpt",
-            "nequip-zbl": "student_nequip_zbl.ckpt"}
+            "nequip-zbl": "student_nequip_zbl.ckpt", "nequip-zbl2": "student_nequip_zbl2.ckpt"}
 
 
 def deployed_model(name: str = "nequip", models_dir: str | os.PathLike | None = None,
