@@ -221,6 +221,7 @@ def training_sets(name: str, extra: tuple[str, ...] = (), n_val: int = 30,
     """Train/validation files of student NAME (written once, then reused)."""
     from zifhelpers.active import _positions_key, teacher_run_frames
     from zifhelpers.dataset import read_dataset, write_dataset
+    from zifhelpers.repulsion import touches_wall
 
     folder = WORK / f"student_{name}"
     train, val = folder / "train.extxyz", folder / "val.extxyz"
@@ -240,8 +241,6 @@ def training_sets(name: str, extra: tuple[str, ...] = (), n_val: int = 30,
             seen.add(key)
             unique.append(f)
     frames = unique
-    from zifhelpers.repulsion import touches_wall
-
     wall = touches_wall(frames)  # labels made without the wall would teach the network to cancel it
     if wall.any():
         print(f"left out {int(wall.sum())} frames with a pair inside the core-repulsion wall")
