@@ -78,10 +78,25 @@ REF = ROOT / "data" / "reference"
 HELD_OUT = ("glass09", "glass10")
 
 
-def relabel() -> Path:
-    from zifhelpers.active import TEACHER_NAME, visited_frames
+def write_teacher_labels(frames, out: Path) -> Path:
+    """Label ``frames`` with the published model (converted) and write them to ``out``.
+
+    Written to a temporary file first and renamed, so an interrupted step
+    leaves no half-written ``out`` for the resume check to trust.
+    """
+    from zifhelpers.active import TEACHER_NAME
     from zifhelpers.calculators import load_calculator
-    from zifhelpers.dataset import label, read_dataset, write_dataset
+    from zifhelpers.dataset import label, write_dataset
+
+    tmp = out.with_suffix(".tmp.extxyz")
+    write_dataset(label(frames, load_calculator("published"), TEACHER_NAME), tmp)
+    tmp.replace(out)
+    return out
+
+
+def relabel() -> Path:
+    from zifhelpers.active import visited_frames
+    from zifhelpers.dataset import read_dataset
 
     out = WORK / "visited_labels.extxyz"
     if out.is_file():
@@ -89,10 +104,7 @@ def relabel() -> Path:
     frames = visited_frames(ROOT / "runs" / "active_learning",
                             exclude=read_dataset(REF / "active_learning.extxyz.gz"))
     print(f"{len(frames)} visited frames to label")
-    labelled = label(frames, load_calculator("published"), TEACHER_NAME)
-    write_dataset(labelled, WORK / "visited_labels.tmp.extxyz")
-    (WORK / "visited_labels.tmp.extxyz").replace(out)
-    return out
+    return write_teacher_labels(frames, out)
 
 
 def teacher_md(name: str, temperature_K: float, ps: float, seed: int, every: int = 25) -> Path:
@@ -124,14 +136,12 @@ def held_out(skip_ps: float = 0.2) -> Path:
 
 def sample(tag: str, model: str, hold_ps: float, every: int, seed: int = 4242) -> Path:
     from zifhelpers.active import (
-        TEACHER_NAME,
         SamplingSettings,
         sample_state_point,
         state_points,
     )
     from zifhelpers.calculators import load_calculator
     from zifhelpers.data import load_structure
-    from zifhelpers.dataset import label, write_dataset
 
     out = WORK / f"sampled_{tag}_labels.extxyz"
     if out.is_file():
@@ -151,23 +161,18 @@ def sample(tag: str, model: str, hold_ps: float, every: int, seed: int = 4242) -
         for f in res["frames"]:
             f.info["sampler"] += f" (H 4 amu, 2 fs; {tag})"
         frames += res["frames"]
-    labelled = label(frames, load_calculator("published"), TEACHER_NAME)
-    write_dataset(labelled, out.with_suffix(".tmp.extxyz"))
-    out.with_suffix(".tmp.extxyz").replace(out)
-    return out
+    return write_teacher_labels(frames, out)
 
 
 def glass(tag: str, model: str, temperatures_K: tuple[float, ...], hold_ps: float, every: int,
           seed: int = 5151, skip_ps: float = 0.1) -> Path:
     from zifhelpers.active import (
-        TEACHER_NAME,
         SamplingSettings,
         StatePoint,
         sample_state_point,
     )
     from zifhelpers.calculators import load_calculator
     from zifhelpers.data import load_structure
-    from zifhelpers.dataset import label, write_dataset
 
     out = WORK / f"glass_{tag}_labels.extxyz"
     if out.is_file():
@@ -189,16 +194,11 @@ def glass(tag: str, model: str, temperatures_K: tuple[float, ...], hold_ps: floa
             for f in kept:
                 f.info["sampler"] += f" (H 4 amu, 2 fs; {tag})"
             frames += kept
-    labelled = label(frames, load_calculator("published"), TEACHER_NAME)
-    write_dataset(labelled, out.with_suffix(".tmp.extxyz"))
-    out.with_suffix(".tmp.extxyz").replace(out)
-    return out
+    return write_teacher_labels(frames, out)
 
 
 def stretch(tag: str, sources: tuple[str, ...], per_source: int, seed: int) -> Path:
-    from zifhelpers.active import TEACHER_NAME
-    from zifhelpers.calculators import load_calculator
-    from zifhelpers.dataset import label, read_dataset, stretched_bonds, write_dataset
+    from zifhelpers.dataset import read_dataset, stretched_bonds
 
     out = WORK / f"stretched_{tag}_labels.extxyz"
     if out.is_file():
@@ -210,10 +210,7 @@ def stretch(tag: str, sources: tuple[str, ...], per_source: int, seed: int) -> P
         picks = rng.choice(len(pool), size=min(per_source, len(pool)), replace=False)
         frames += [pool[int(k)] for k in sorted(picks)]
     stretched = stretched_bonds(frames, ("C", "H"), (1.2, 1.9), bonds_per_frame=2, seed=seed)
-    labelled = label(stretched, load_calculator("published"), TEACHER_NAME)
-    write_dataset(labelled, out.with_suffix(".tmp.extxyz"))
-    out.with_suffix(".tmp.extxyz").replace(out)
-    return out
+    return write_teacher_labels(stretched, out)
 
 
 def training_sets(name: str, extra: tuple[str, ...] = (), n_val: int = 30,

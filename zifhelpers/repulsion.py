@@ -122,7 +122,7 @@ def touches_wall(frames, fractions: Sequence[float] = DEFAULT_FRACTIONS) -> np.n
     for n, atoms in enumerate(frames):
         i, j, d = neighbor_list("ijd", atoms, reach)
         types = np.array([index[s] for s in atoms.get_chemical_symbols()])
-        out[n] = bool(np.any(d < outer[types[i], types[j]])) if len(d) else False
+        out[n] = bool(np.any(d < outer[types[i], types[j]]))
     return out
 
 
