@@ -41,6 +41,27 @@ def test_label_write_read_round_trip(tmp_path):
     assert back[0].get_stress()[0] == pytest.approx(ref.get_stress()[0], rel=1e-8)
 
 
+def test_rounded_write_keeps_labels_within_the_asked_decimals(tmp_path):
+    atoms = bulk("Cu", cubic=True).repeat(3)
+    frames = dataset.perturbed_configurations(atoms, 4, rattle_A=0.05, seed=2)
+    labelled = dataset.label(frames, EMT(), "EMT (test)", progress=False)
+    before = [f.positions.copy() for f in labelled]
+    full = dataset.write_dataset(labelled, tmp_path / "full.extxyz.gz")
+    short = dataset.write_dataset(labelled, tmp_path / "short.extxyz.gz", decimals=5)
+    back = dataset.read_dataset(short)
+    for a, b, pos in zip(labelled, back, before, strict=True):
+        np.testing.assert_array_equal(a.positions, pos)  # the caller's frames are untouched
+        dp, df = b.positions - a.positions, b.get_forces() - a.get_forces()
+        assert np.abs(dp).max() <= 5.01e-6 and np.abs(df).max() <= 5.01e-6
+        assert np.abs(dp).max() > 1e-7  # rounding did happen
+        assert b.get_potential_energy() == pytest.approx(a.get_potential_energy(), abs=1e-8)
+        np.testing.assert_allclose(b.get_stress(), a.get_stress(), atol=1e-10)
+        assert b.info["labeller"] == "EMT (test)"
+    assert short.stat().st_size < 0.85 * full.stat().st_size
+    with pytest.raises(ValueError, match="decimals must be an integer from 1 to 8, got 0"):
+        dataset.write_dataset(labelled, tmp_path / "bad.extxyz", decimals=0)
+
+
 def test_unlabelled_frames_are_refused(tmp_path):
     atoms = bulk("Cu", cubic=True)
     with pytest.raises(dataset.DatasetError, match="frame 0 is not labelled"):
