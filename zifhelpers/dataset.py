@@ -15,6 +15,8 @@ are then labelled by the reference model with :func:`label`.
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 from pathlib import Path
 
@@ -221,7 +223,14 @@ def read_dataset(path: str | os.PathLike) -> list[Atoms]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no data set at {path}")
-    frames = ase.io.read(path, index=":", format="extxyz")
+    if path.suffix == ".gz":
+        # ASE indexes a multi-frame file by seeking back, and seeking back in a gzip
+        # stream decompresses it again from the start: quadratic in the number of
+        # frames (25 s instead of 1 s for 400 frames of 272 atoms). Decompress once.
+        with gzip.open(path, "rt") as handle:
+            frames = ase.io.read(io.StringIO(handle.read()), index=":", format="extxyz")
+    else:
+        frames = ase.io.read(path, index=":", format="extxyz")
     for k, frame in enumerate(frames):
         results = frame.calc.results if frame.calc is not None else {}
         missing = [p for p in _REQUIRED if p not in results]

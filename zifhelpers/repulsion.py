@@ -80,6 +80,15 @@ def switch_distances(chemical_species: Sequence[str],
     return inner * pair, outer * pair
 
 
+def _pairs_within(atoms, cutoff_A: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each pair closer than ``cutoff_A`` once (vesin half list, periodic images included)."""
+    import vesin
+
+    nl = vesin.NeighborList(cutoff=float(cutoff_A), full_list=False)
+    return nl.compute(points=atoms.positions, box=atoms.cell.array,
+                      periodic=bool(atoms.pbc.all()), quantities="ijd")
+
+
 def shortest_distances(frames, cutoff_A: float = 2.5) -> dict[tuple[str, str], float]:
     """Shortest distance (Å) of each pair of elements over ``frames`` (ASE ``Atoms``).
 
@@ -87,11 +96,10 @@ def shortest_distances(frames, cutoff_A: float = 2.5) -> dict[tuple[str, str], f
     with no distance below ``cutoff_A`` are left out.
     """
     from ase.data import chemical_symbols
-    from ase.neighborlist import neighbor_list
 
     best: dict[tuple[str, str], float] = {}
     for atoms in frames:
-        i, j, d = neighbor_list("ijd", atoms, cutoff_A)
+        i, j, d = _pairs_within(atoms, cutoff_A)
         z = atoms.numbers
         lo, hi = np.minimum(z[i], z[j]), np.maximum(z[i], z[j])
         codes = lo * 1000 + hi
@@ -111,8 +119,6 @@ def touches_wall(frames, fractions: Sequence[float] = DEFAULT_FRACTIONS) -> np.n
     0.73 Å); leave them out of training sets. Returns a boolean array, one
     entry per frame.
     """
-    from ase.neighborlist import neighbor_list
-
     frames = list(frames)
     species = sorted({s for atoms in frames for s in atoms.get_chemical_symbols()})
     _, outer = switch_distances(species, fractions)
@@ -120,7 +126,7 @@ def touches_wall(frames, fractions: Sequence[float] = DEFAULT_FRACTIONS) -> np.n
     index = {s: k for k, s in enumerate(species)}
     out = np.zeros(len(frames), dtype=bool)
     for n, atoms in enumerate(frames):
-        i, j, d = neighbor_list("ijd", atoms, reach)
+        i, j, d = _pairs_within(atoms, reach)
         types = np.array([index[s] for s in atoms.get_chemical_symbols()])
         out[n] = bool(np.any(d < outer[types[i], types[j]]))
     return out
