@@ -12,7 +12,7 @@ trained for one and for three epochs on the shipped *ab initio* structures
 the 272-atom crystal (energy, forces, stress; neighbour list included). Training
 cost per frame = (wall time of 3 epochs - wall time of 1 epoch) / (2 x frames),
 so start-up is left out. Prints a table and writes
-benchmarks/results/student_sizes_cpu.json. Each variant takes 2-4 minutes on 2 cores.
+benchmarks/results/architectures_cpu.json. Each variant takes 2-4 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def main() -> None:
     result = {"device": f"{cpu_description()}, {torch.get_num_threads()} threads",
               "legacy_torchscript_us_per_atom_call": args.legacy_us,
               "budget_us_per_atom_call_for_50x": budget, "variants": rows}
-    out = Path(__file__).parent / "results" / "student_sizes_cpu.json"
+    out = Path(__file__).parent / "results" / "architectures_cpu.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print("written", out)
 

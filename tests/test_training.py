@@ -190,6 +190,9 @@ def test_student_targets_reads_the_benchmark_and_judges_each_target():
     table = training.student_targets(bench)
     assert table["met"].tolist() == [True, True, False, False]
     assert np.isnan(table["this work"].iloc[2])
+    with pytest.raises(ValueError, match="not a benchmarks/bench_student.py result: no "
+                                         "held_out_errors, nvt_stability"):
+        training.student_targets({"speedup_vs_published_legacy": 1.0, "variants": {}})
 
 
 def test_fine_tune_then_standalone_checkpoint_needs_no_parent(tmp_path, copper_sets):

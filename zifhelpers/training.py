@@ -651,6 +651,11 @@ def student_targets(benchmark: dict):
     """
     import pandas as pd
 
+    missing = [k for k in ("speedup_vs_published_legacy", "held_out_errors", "nvt_stability")
+               if k not in benchmark]
+    if missing:
+        raise ValueError(f"not a benchmarks/bench_student.py result: no {', '.join(missing)} "
+                         f"(found keys: {', '.join(sorted(benchmark)) or 'none'})")
     errors = benchmark["held_out_errors"]
     nvt = benchmark["nvt_stability"]
     measured = [benchmark["speedup_vs_published_legacy"],
