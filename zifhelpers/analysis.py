@@ -17,6 +17,8 @@ from ase import Atoms
 from ase.data import atomic_numbers
 from ase.units import kB
 
+from .neighbors import neighbor_list
+
 __all__ = [
     "pairs",
     "coordination",
@@ -73,16 +75,8 @@ def pairs(
     d : numpy.ndarray
         Pair distances in Å.
     """
-    import vesin
-
     mask_a, mask_b = _species_mask(atoms, a), _species_mask(atoms, b)
-    nl = vesin.NeighborList(cutoff=float(cutoff), full_list=True)
-    i, j, d = nl.compute(
-        points=atoms.positions,
-        box=atoms.cell.array,
-        periodic=bool(atoms.pbc.all()),
-        quantities="ijd",
-    )
+    i, j, d = neighbor_list(atoms, cutoff, "ijd")
     keep = mask_a[i] & mask_b[j]
     return i[keep], j[keep], d[keep]
 
@@ -201,14 +195,8 @@ def bond_angles(
 
     Neighbours are the ``neighbor`` atoms within ``cutoff`` Å of each center.
     """
-    import vesin
-
     mask_c, mask_n = _species_mask(atoms, center), _species_mask(atoms, neighbor)
-    nl = vesin.NeighborList(cutoff=float(cutoff), full_list=True)
-    i, j, vec = nl.compute(
-        points=atoms.positions, box=atoms.cell.array,
-        periodic=bool(atoms.pbc.all()), quantities="ijD",
-    )
+    i, j, vec = neighbor_list(atoms, cutoff, "ijD")
     keep = mask_c[i] & mask_n[j]
     i, vec = i[keep], vec[keep]
     order = np.argsort(i, kind="stable")

@@ -31,6 +31,8 @@ from ase.calculators.calculator import (
 )
 from ase.stress import full_3x3_to_voigt_6_stress
 
+from .neighbors import neighbor_list  # re-exported: zifhelpers.calculators.neighbor_list
+
 __all__ = [
     "LegacyNequIPCalculator",
     "read_legacy_metadata",
@@ -77,45 +79,6 @@ def read_legacy_metadata(path: str | os.PathLike) -> dict[str, str]:
             f"(torch.jit.load failed: {str(err).splitlines()[0]})"
         ) from err
     return {k: v.decode() if isinstance(v, bytes) else v for k, v in extra.items()}
-
-
-def neighbor_list(
-    atoms: Atoms, cutoff: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Full periodic neighbour list with vesin.
-
-    Correct for any triclinic cell, including cells shorter than twice the
-    cutoff (several images of the same neighbour are then listed).
-
-    Parameters
-    ----------
-    atoms : ase.Atoms
-        Fully periodic or fully non-periodic system.
-    cutoff : float
-        Cutoff radius in Å.
-
-    Returns
-    -------
-    i, j : numpy.ndarray of int
-        Centre and neighbour indices of every pair (both directions listed).
-    shifts : numpy.ndarray of int, shape (n_pairs, 3)
-        Cell shifts S such that ``r_ij = x_j - x_i + S @ cell``.
-    """
-    import vesin
-
-    pbc = np.asarray(atoms.pbc, dtype=bool)
-    if pbc.any() and not pbc.all():
-        raise ValueError(
-            f"mixed periodicity pbc={pbc.tolist()} is not supported: "
-            "use a fully periodic or a fully non-periodic system"
-        )
-    periodic = bool(pbc.all())
-    box = atoms.cell.array if periodic else np.zeros((3, 3))
-    nl = vesin.NeighborList(cutoff=float(cutoff), full_list=True)
-    i, j, shifts = nl.compute(
-        points=atoms.positions, box=box, periodic=periodic, quantities="ijS"
-    )
-    return i.astype(np.int64), j.astype(np.int64), shifts.astype(np.int64)
 
 
 class LegacyNequIPCalculator(Calculator):

@@ -52,15 +52,11 @@ def covalent_bonds(
     vectors : numpy.ndarray, shape (n_bonds, 3)
         Bond vectors r_j − r_i in Å (periodic images resolved).
     """
-    import vesin
+    from .neighbors import neighbor_list
 
     cutoffs = cutoffs or BOND_CUTOFFS
     symbols = np.array(atoms.get_chemical_symbols())
-    nl = vesin.NeighborList(cutoff=max(cutoffs.values()), full_list=False)
-    i, j, d, vec = nl.compute(
-        points=atoms.positions, box=atoms.cell.array, periodic=bool(atoms.pbc.all()),
-        quantities="ijdD",
-    )
+    i, j, d, vec = neighbor_list(atoms, max(cutoffs.values()), "ijdD", full_list=False)
     limit = np.zeros(len(i))
     for (a, b), cut in cutoffs.items():
         pair = ((symbols[i] == a) & (symbols[j] == b)) | ((symbols[i] == b) & (symbols[j] == a))

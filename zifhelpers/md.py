@@ -526,12 +526,10 @@ class MDRun:
         if temp > limit:
             return f"temperature {temp:.0f} K far above the target {target:.0f} K (limit {limit:.0f} K)"
         if check_geometry:
-            import vesin
+            from .neighbors import neighbor_list
 
             dmin = self.settings["min_distance_A"]
-            nl = vesin.NeighborList(cutoff=dmin, full_list=False)
-            i, j, d = nl.compute(points=self.atoms.positions, box=self.atoms.cell.array,
-                                 periodic=bool(self.atoms.pbc.all()), quantities="ijd")
+            i, j, d = neighbor_list(self.atoms, dmin, "ijd", full_list=False)
             if len(d):
                 k = int(np.argmin(d))
                 return (f"atoms {i[k]} and {j[k]} are {d[k]:.3f} A apart "

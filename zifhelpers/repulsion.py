@@ -82,11 +82,9 @@ def switch_distances(chemical_species: Sequence[str],
 
 def _pairs_within(atoms, cutoff_A: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each pair closer than ``cutoff_A`` once (vesin half list, periodic images included)."""
-    import vesin
+    from .neighbors import neighbor_list
 
-    nl = vesin.NeighborList(cutoff=float(cutoff_A), full_list=False)
-    return nl.compute(points=atoms.positions, box=atoms.cell.array,
-                      periodic=bool(atoms.pbc.all()), quantities="ijd")
+    return neighbor_list(atoms, cutoff_A, "ijd", full_list=False)
 
 
 def shortest_distances(frames, cutoff_A: float = 2.5) -> dict[tuple[str, str], float]:

@@ -47,12 +47,9 @@ def zn_im_net(
     for k, (n1, n2) in enumerate(ims.nitrogens):
         im_of_n[[n1, n2]] = k
         slot_of_n[[n1, n2]] = [0, 1]
-    import vesin
+    from .neighbors import neighbor_list
 
-    nl = vesin.NeighborList(cutoff=zn_n_cutoff, full_list=True)
-    i, j, vec = nl.compute(
-        points=atoms.positions, box=atoms.cell.array, periodic=True, quantities="ijD"
-    )
+    i, j, vec = neighbor_list(atoms, zn_n_cutoff, "ijD")
     keep = (atoms.numbers[i] == 30) & (atoms.numbers[j] == 7) & (im_of_n[j] >= 0)
     i, j, vec = i[keep], j[keep], vec[keep]
     im = im_of_n[j]
