@@ -13,8 +13,9 @@ Prints and writes benchmarks/results/student_<model>.json:
   linker-integrity check every 100 steps; a break must last --confirm-fs
   (default 50 fs, re-checked every 2 fs) to stop the run, so that a C–H
   vibration past the bond cutoff is counted as a transient, not a break: whether it finished, the
-  transients, and how many linkers are intact at the end. Resumable (MDRun
-  checkpoints in --workdir).
+  transients, and how many linkers are intact at the end. The run goes --confirm-fs past
+  --nvt-ps, so that the frame at the target time gets the same confirmation as every
+  other (zifhelpers.md.integrity_at_step). Resumable (MDRun checkpoints in --workdir).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from zifhelpers.calculators import load_calculator, time_per_atom_call
 from zifhelpers.data import load_structure
 from zifhelpers.dataset import read_dataset
 from zifhelpers.linkers import check_integrity
-from zifhelpers.md import MDGuardError, MDRun, Schedule, read_trajectory
+from zifhelpers.md import MDGuardError, MDRun, Schedule, integrity_at_step, read_trajectory
 from zifhelpers.training import evaluate
 
 
@@ -89,7 +90,15 @@ def main() -> None:
               f"{e['stress_mae_MPa']:.0f} MPa")
 
     workdir = Path(args.workdir)
-    sched = Schedule(0.5).plateau("nvt", args.temperature, args.nvt_ps)
+    # the confirmation window runs past the target, so the last frame judged is confirmed too
+    sched = Schedule(0.5).plateau("nvt", args.temperature, args.nvt_ps + args.confirm_fs / 1000.0)
+    target_step = round(args.nvt_ps * 1000.0 / 0.5)
+    if (workdir / "run.json").is_file():
+        planned = Schedule.from_dict(json.loads((workdir / "run.json").read_text())["schedule"])
+        if planned.total_steps != sched.total_steps:
+            raise SystemExit(f"{workdir}/run.json plans {planned.total_steps} steps, this "
+                             f"benchmark {sched.total_steps} (--nvt-ps {args.nvt_ps} + "
+                             f"--confirm-fs {args.confirm_fs}): use another --workdir or remove it")
     status_path = workdir / "status.json"
     status = json.loads(status_path.read_text()) if status_path.is_file() else {}
     if status.get("state") not in ("finished", "stopped"):  # a stopped run is read, not re-run
@@ -103,21 +112,28 @@ def main() -> None:
         except MDGuardError:
             pass
     status = json.loads(status_path.read_text())
-    stopped = status["state"] == "stopped"
-    last = (ase.io.read(workdir / "failed_frame.extxyz") if stopped
-            else read_trajectory(workdir, -1))
-    report = check_integrity(last)
+    finished = status["state"] == "finished"
+    if finished:  # the frame at the target time, confirmed by the window after it
+        end = integrity_at_step(workdir, target_step)
+    else:  # the frame that stopped the run (a confirmed break, or a guard)
+        report = check_integrity(ase.io.read(workdir / "failed_frame.extxyz")
+                                 if status["state"] == "stopped" else read_trajectory(workdir, -1))
+        end = {"intact": int(report.n_intact), "broken": int(report.n_broken),
+               "broken_one_shot": int(report.n_broken), "healed": False}
     transients_path = workdir / "transients.csv"
     transients = (len(transients_path.read_text().splitlines()) - 1
                   if transients_path.is_file() else 0)
     stability = {"temperature_K": args.temperature, "target_ps": args.nvt_ps,
-                 "reached_ps": status["step"] * 0.5 / 1000.0,
-                 "finished": status["state"] == "finished",
+                 "reached_ps": (args.nvt_ps if finished else status["step"] * 0.5 / 1000.0),
+                 "ran_ps": status["step"] * 0.5 / 1000.0,
+                 "finished": finished,
                  "stopped_because": status.get("reason", "")[:400],
                  "integrity_confirm_fs": args.confirm_fs,
                  "transient_breaks": transients,
-                 "intact_linkers_at_end": int(report.n_intact),
-                 "broken_linkers_at_end": int(report.n_broken)}
+                 "intact_linkers_at_end": end["intact"],
+                 "broken_linkers_at_end": end["broken"],
+                 "broken_linkers_at_end_one_shot": end["broken_one_shot"],
+                 "break_at_end_healed": end["healed"]}
     print("NVT:", stability)
     result = {"model": args.model, "device": f"{cpu_description()}, "
               f"{torch.get_num_threads()} threads", "us_per_atom_call": speed,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -296,3 +297,43 @@ def test_integrity_confirmation_tells_transients_from_breaks(tmp_path):
                                            r"still broken throughout the 20 fs after"):
         run.run(progress=False)
     assert not (tmp_path / "lasting" / "transients.csv").exists()
+
+
+def test_integrity_at_step_applies_the_confirmation_to_the_judged_frame(tmp_path, crystal):
+    from zifhelpers import linkers
+    from zifhelpers.md import _write_frame_text, integrity_at_step
+
+    sched = Schedule(0.5).plateau("nvt", 1500, 0.075)  # 150 steps
+    run = MDRun(tmp_path, crystal, sched, calculator="emt", frame_every=50,
+                integrity_every=50, integrity_confirm_fs=25.0).prepare()
+    torn = crystal.copy()
+    ims = linkers.find_imidazolates(torn)
+    h = next(k for k in ims.members[3] if torn[k].symbol == "H")
+    away = torn.positions[h] - ims.centroids[3]
+    torn.positions[h] += 2.5 * away / np.linalg.norm(away)  # one H torn off: one linker broken
+    with open(run.trajectory_path, "w") as handle:
+        for step in (0, 50, 100, 150):
+            handle.write(_write_frame_text(torn if step == 100 else crystal, {"step": step}))
+
+    def status(step):
+        (tmp_path / "status.json").write_text(json.dumps({"state": "finished", "step": step}))
+
+    status(150)
+    assert integrity_at_step(tmp_path, 50) == {"intact": 32, "broken_one_shot": 0,
+                                               "confirmed": True, "healed": False, "broken": 0}
+    # seen at step 100, not healed: counts as broken
+    got = integrity_at_step(tmp_path, 100)
+    assert (got["broken_one_shot"], got["broken"], got["intact"]) == (1, 1, 31)
+    assert got["confirmed"] and not got["healed"]
+    # the run logged it healed within the window: a transient, not a break
+    (tmp_path / "transients.csv").write_text('step,time_ps,healed_by_step,seen\n'
+                                             '100,0.05,104,"31/32 imidazolates intact"\n')
+    got = integrity_at_step(tmp_path, 100)
+    assert got["healed"] and got["broken"] == 0 and got["broken_one_shot"] == 1
+    # a run that ended 5 fs after the frame has not confirmed it
+    status(110)
+    assert not integrity_at_step(tmp_path, 100)["confirmed"]
+    with pytest.raises(ValueError, match="no frame recorded at step 75"):
+        integrity_at_step(tmp_path, 75)
+    with pytest.raises(FileNotFoundError, match="not an MDRun folder: no run.json"):
+        integrity_at_step(tmp_path / "nothing", 0)

@@ -122,8 +122,8 @@ def test_notebooks_01_and_02_reproduce(smoke_run):
                    "force MAE, held-out liquid (meV/Å)": False,
                    "force MAE, held-out glass (meV/Å)": True,
                    "NVT at 1500 K without a broken linker (ps)": False}, met
-    # it ran the full 10 ps; the last frame has one C-H stretched past the bond cutoff
-    assert w32["NVT at 1500 K without a broken linker (ps)"]["value"] == 10.0
+    # after the full 60 epochs it lost a hydrogen (confirmed over 50 fs) at 9.4 ps
+    assert w32["NVT at 1500 K without a broken linker (ps)"]["value"] == pytest.approx(9.45)
     # and better on both held-out sets than the best 16-feature student
     for group in ("liquid", "glass"):
         key = f"force MAE, held-out {group} (meV/Å)"

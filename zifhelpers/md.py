@@ -236,6 +236,67 @@ def read_thermo(path: str | os.PathLike):
     return pd.read_csv(path)
 
 
+def integrity_at_step(workdir: str | os.PathLike, step: int) -> dict:
+    """Linker integrity of a run's recorded frame at ``step``, with the confirmation rule.
+
+    A one-shot check of a single frame cannot tell a C–H bond vibrating past
+    the cutoff from a break (see ``integrity_confirm_fs`` of :class:`MDRun`).
+    A run that went on for its confirmation window after ``step`` settles it:
+    a break seen in that frame which healed is a row of ``transients.csv``
+    with that step, and one that lasted would have stopped the run.
+
+    Parameters
+    ----------
+    workdir : path
+        An :class:`MDRun` folder (``run.json``, ``status.json``,
+        ``trajectory.extxyz``; ``transients.csv`` if any break healed).
+    step : int
+        The MD step to judge; a frame must have been recorded there.
+
+    Returns
+    -------
+    dict
+        ``intact`` and ``broken_one_shot`` (linkers intact and broken in that
+        frame, :func:`zifhelpers.linkers.check_integrity`); ``confirmed``
+        (True once the run went ``integrity_confirm_fs`` past ``step`` with
+        the check due at ``step``); ``healed`` (a break seen there was
+        logged as healed); ``broken`` (``broken_one_shot`` unless it healed:
+        a break not followed up, e.g. in the last frame of a run without a
+        window after it, counts as broken).
+    """
+    import csv
+
+    from .linkers import check_integrity
+
+    workdir = Path(workdir)
+    for name in ("run.json", "status.json"):
+        if not (workdir / name).is_file():
+            raise FileNotFoundError(f"{workdir} is not an MDRun folder: no {name}")
+    settings = json.loads((workdir / "run.json").read_text())
+    status = json.loads((workdir / "status.json").read_text())
+    frames = read_trajectory(workdir)
+    frame = next((f for f in frames if int(f.info.get("step", -1)) == step), None)
+    if frame is None:
+        recorded = [int(f.info.get("step", -1)) for f in frames]
+        raise ValueError(f"{workdir}: no frame recorded at step {step} (recorded: "
+                         f"{recorded[:3]} ... {recorded[-3:]}, every {settings['frame_every']})")
+    report = check_integrity(frame)
+    schedule = Schedule.from_dict(settings["schedule"])
+    window = settings.get("integrity_confirm_fs", 0.0)
+    every = settings.get("integrity_every", 0)
+    # elapsed time from `step` to where the run got (fs), over its stages' time steps
+    dts = [schedule.at(s)[2] for s in range(step, min(status["step"], schedule.total_steps))]
+    confirmed = bool(window > 0 and every and step % every == 0 and sum(dts) >= window - 1e-9)
+    healed = False
+    transients = workdir / "transients.csv"
+    if transients.is_file():
+        with open(transients, newline="") as handle:
+            healed = any(int(row["step"]) == step for row in csv.DictReader(handle))
+    broken = 0 if healed else int(report.n_broken)
+    return {"intact": int(report.n_intact), "broken_one_shot": int(report.n_broken),
+            "confirmed": confirmed, "healed": healed, "broken": broken}
+
+
 _THERMO_COLUMNS = [
     "step", "time_ps", "stage", "target_T_K", "temperature_K", "epot_eV", "ekin_eV",
     "pressure_GPa", "volume_A3",
