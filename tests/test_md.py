@@ -330,6 +330,7 @@ def test_integrity_at_step_applies_the_confirmation_to_the_judged_frame(tmp_path
                                              '100,0.05,104,"31/32 imidazolates intact"\n')
     got = integrity_at_step(tmp_path, 100)
     assert got["healed"] and got["broken"] == 0 and got["broken_one_shot"] == 1
+    assert got["intact"] == 32
     # a run that ended 5 fs after the frame has not confirmed it
     status(110)
     assert not integrity_at_step(tmp_path, 100)["confirmed"]

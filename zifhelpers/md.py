@@ -256,13 +256,13 @@ def integrity_at_step(workdir: str | os.PathLike, step: int) -> dict:
     Returns
     -------
     dict
-        ``intact`` and ``broken_one_shot`` (linkers intact and broken in that
-        frame, :func:`zifhelpers.linkers.check_integrity`); ``confirmed``
+        ``broken_one_shot`` (linkers broken in that frame,
+        :func:`zifhelpers.linkers.check_integrity`); ``confirmed``
         (True once the run went ``integrity_confirm_fs`` past ``step`` with
         the check due at ``step``); ``healed`` (a break seen there was
         logged as healed); ``broken`` (``broken_one_shot`` unless it healed:
         a break not followed up, e.g. in the last frame of a run without a
-        window after it, counts as broken).
+        window after it, counts as broken); ``intact`` (the other linkers).
     """
     import csv
 
@@ -293,7 +293,7 @@ def integrity_at_step(workdir: str | os.PathLike, step: int) -> dict:
         with open(transients, newline="") as handle:
             healed = any(int(row["step"]) == step for row in csv.DictReader(handle))
     broken = 0 if healed else int(report.n_broken)
-    return {"intact": int(report.n_intact), "broken_one_shot": int(report.n_broken),
+    return {"intact": int(report.n_expected) - broken, "broken_one_shot": int(report.n_broken),
             "confirmed": confirmed, "healed": healed, "broken": broken}
 
 
