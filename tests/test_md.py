@@ -34,6 +34,11 @@ def test_schedule_stages_and_ramps():
     assert (k, dt) == (1, 0.5) and temp == pytest.approx(900.0)
     assert sched.at(sched.total_steps - 1)[1:] == (1500.0, 0.25)
     assert Schedule.from_dict(sched.to_dict()) == sched
+    # elapsed time sums each stage's own time step: 1 ps + 60 ps + 2 ps
+    assert sched.elapsed_fs(0) == 0.0
+    assert sched.elapsed_fs(2000) == pytest.approx(1000.0)
+    assert sched.elapsed_fs(2000 + 120000 + 4000) == pytest.approx(1000.0 + 60000.0 + 1000.0)
+    assert sched.elapsed_fs(sched.total_steps + 50) == pytest.approx(63000.0)
     with pytest.raises(IndexError):
         sched.at(sched.total_steps)
     with pytest.raises(ValueError, match="rate"):

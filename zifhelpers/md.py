@@ -162,6 +162,20 @@ class Schedule:
         temp = stage.t_start_K + frac * (stage.t_end_K - stage.t_start_K)
         return k, temp, stage.timestep_fs or self.timestep_fs
 
+    def elapsed_fs(self, step: int) -> float:
+        """Simulated time (fs) from the start of the schedule to ``step``.
+
+        Sums each stage's time step over the steps done in it, so a schedule
+        whose stages use different time steps is timed correctly; ``step``
+        past the end counts the whole schedule.
+        """
+        bounds = self.boundaries()
+        total = 0.0
+        for k, stage in enumerate(self.stages):
+            done = min(max(step - bounds[k], 0), stage.steps)
+            total += done * (stage.timestep_fs or self.timestep_fs)
+        return float(total)
+
     def to_dict(self) -> dict:
         return {"timestep_fs": self.timestep_fs, "stages": [asdict(s) for s in self.stages]}
 
@@ -285,8 +299,8 @@ def integrity_at_step(workdir: str | os.PathLike, step: int) -> dict:
     window = settings.get("integrity_confirm_fs", 0.0)
     every = settings.get("integrity_every", 0)
     # elapsed time from `step` to where the run got (fs), over its stages' time steps
-    dts = [schedule.at(s)[2] for s in range(step, min(status["step"], schedule.total_steps))]
-    confirmed = bool(window > 0 and every and step % every == 0 and sum(dts) >= window - 1e-9)
+    after_fs = schedule.elapsed_fs(status["step"]) - schedule.elapsed_fs(step)
+    confirmed = bool(window > 0 and every and step % every == 0 and after_fs >= window - 1e-9)
     healed = False
     transients = workdir / "transients.csv"
     if transients.is_file():
@@ -715,12 +729,7 @@ class MDRun:
                 for c in _THERMO_COLUMNS) + "\n")
 
     def _elapsed_fs(self) -> float:
-        bounds = self.schedule.boundaries()
-        total = 0.0
-        for k, stage in enumerate(self.schedule.stages):
-            done = min(max(self.step - bounds[k], 0), stage.steps)
-            total += done * (stage.timestep_fs or self.schedule.timestep_fs)
-        return total
+        return self.schedule.elapsed_fs(self.step)
 
     def run(self, progress: bool = True, max_steps: int | None = None) -> Path:
         """Run to the end of the schedule (or ``max_steps`` more steps).
