@@ -98,6 +98,20 @@ def test_stretched_bonds_pull_only_the_chosen_hydrogens_to_the_asked_lengths(cry
     assert all(np.array_equal(a.positions, b.positions) for a, b in zip(out, again, strict=True))
     other = dataset.stretched_bonds(frames, ("C", "H"), (1.3, 1.7), bonds_per_frame=3, seed=12)
     assert not np.array_equal(out[0].positions, other[0].positions)
+    # ring C–N bonds (the N moves), picked below 1.6 Å as `distil_student.py stretch --pair C N` does
+    ring = dataset.stretched_bonds(frames, ("C", "N"), (2.0, 2.4), bonds_per_frame=2, seed=3,
+                                   bond_cutoff_A=1.6)
+    for before, after in zip(frames, ring, strict=True):
+        moved = [int(a) for a in after.info["stretched_atoms"]]
+        assert len(set(moved)) == 2 and all(after[a].symbol == "N" for a in moved)
+        for a in moved:
+            carbons = [c for c in range(len(after)) if after[c].symbol == "C"]
+            d_before = before.get_distances(a, carbons, mic=True)
+            d_after = after.get_distances(a, carbons, mic=True)
+            # one of its two ring carbons is now 2.0–2.4 Å away; it was a 1.3–1.4 Å bond
+            pulled = np.flatnonzero(np.abs(d_after - d_before) > 1e-9)
+            assert len(pulled) >= 1
+            assert np.any((d_after >= 2.0 - 1e-9) & (d_after <= 2.4 + 1e-9) & (d_before < 1.6))
     with pytest.raises(ValueError, match="0 Zn-H bonds shorter than 1.35 A, need 1"):
         dataset.stretched_bonds(frames[:1], ("Zn", "H"), bonds_per_frame=1)
     with pytest.raises(ValueError, match="lengths_A must satisfy"):

@@ -6,6 +6,7 @@
     .venv/bin/python tools/distil_student.py sample TAG MODEL [--hold-ps P] [--every N]
     .venv/bin/python tools/distil_student.py glass TAG MODEL [--temperatures 300 900] [--hold-ps P]
     .venv/bin/python tools/distil_student.py stretch TAG SOURCES... [--per-source N] [--seed S]
+        [--pair C N] [--lengths LOW HIGH]
     .venv/bin/python tools/distil_student.py train NAME [--features F] [--epochs E] [--seed S]
         [--init-from CKPT] [--extra FILES...] [--lr LR] [--core-repulsion]
 
@@ -47,6 +48,8 @@ Steps (each resumable, all under runs/distil/):
   (:func:`zifhelpers.dataset.stretched_bonds`), labelled by the teacher:
   ``stretched_TAG_labels.extxyz``. They teach the cost of losing a hydrogen,
   which the students underestimate (their hot runs end with a free H).
+  ``--pair C N --lengths 1.5 2.2`` pulls ring C–N bonds instead (the N moves),
+  for a student whose rings open in the hot liquid.
 - ``train``: a NequIP student (l = 1, r = 5 Å, 3 layers, F features, cosine
   learning rate; or fine-tuned from a checkpoint; ``--core-repulsion`` adds the
   switched ZBL wall of :mod:`zifhelpers.repulsion`, grafted onto the parent
@@ -197,7 +200,9 @@ def glass(tag: str, model: str, temperatures_K: tuple[float, ...], hold_ps: floa
     return write_teacher_labels(frames, out)
 
 
-def stretch(tag: str, sources: tuple[str, ...], per_source: int, seed: int) -> Path:
+def stretch(tag: str, sources: tuple[str, ...], per_source: int, seed: int,
+            pair: tuple[str, str] = ("C", "H"),
+            lengths_A: tuple[float, float] = (1.2, 1.9)) -> Path:
     from zifhelpers.dataset import read_dataset, stretched_bonds
 
     out = WORK / f"stretched_{tag}_labels.extxyz"
@@ -209,7 +214,10 @@ def stretch(tag: str, sources: tuple[str, ...], per_source: int, seed: int) -> P
         pool = read_dataset(source)
         picks = rng.choice(len(pool), size=min(per_source, len(pool)), replace=False)
         frames += [pool[int(k)] for k in sorted(picks)]
-    stretched = stretched_bonds(frames, ("C", "H"), (1.2, 1.9), bonds_per_frame=2, seed=seed)
+    # bonds picked near their equilibrium length (C–H about 1.1 Å, ring C–N/C–C about 1.4 Å)
+    pick_below = 1.35 if "H" in pair else 1.6
+    stretched = stretched_bonds(frames, pair, lengths_A, bonds_per_frame=2, seed=seed,
+                                bond_cutoff_A=pick_below)
     return write_teacher_labels(stretched, out)
 
 
@@ -302,6 +310,10 @@ def main() -> None:
     st.add_argument("sources", nargs="+", help="labelled sets whose frames are stretched")
     st.add_argument("--per-source", type=int, default=30)
     st.add_argument("--seed", type=int, default=77)
+    st.add_argument("--pair", nargs=2, default=("C", "H"), metavar=("FIXED", "MOVED"),
+                    help="bond to stretch; the second element's atom moves (default C H)")
+    st.add_argument("--lengths", nargs=2, type=float, default=(1.2, 1.9), metavar=("LOW", "HIGH"),
+                    help="stretched bond lengths in Å, drawn uniformly (default 1.2 1.9)")
     tr = sub.add_parser("train")
     tr.add_argument("name")
     tr.add_argument("--features", type=int, default=16)
@@ -321,7 +333,8 @@ def main() -> None:
     elif args.step == "glass":
         print(glass(args.tag, args.model, tuple(args.temperatures), args.hold_ps, args.every))
     elif args.step == "stretch":
-        print(stretch(args.tag, tuple(args.sources), args.per_source, args.seed))
+        print(stretch(args.tag, tuple(args.sources), args.per_source, args.seed,
+                      tuple(args.pair), tuple(args.lengths)))
     elif args.step == "held-out":
         held_out()
     elif args.step == "teacher-md":
