@@ -48,7 +48,7 @@ Steps (each resumable, all under runs/distil/):
   (:func:`zifhelpers.dataset.stretched_bonds`), labelled by the teacher:
   ``stretched_TAG_labels.extxyz``. They teach the cost of losing a hydrogen,
   which the students underestimate (their hot runs end with a free H).
-  ``--pair C N --lengths 1.5 2.2`` pulls ring C–N bonds instead (the N moves),
+  ``--pair C N --lengths 1.5 2.6`` pulls ring C–N bonds instead (the N moves),
   for a student whose rings open in the hot liquid.
 - ``train``: a NequIP student (l = 1, r = 5 Å, 3 layers, F features, cosine
   learning rate; or fine-tuned from a checkpoint; ``--core-repulsion`` adds the
