@@ -63,6 +63,16 @@ def test_config_is_what_the_spec_says(tmp_path, copper_sets):
     with pytest.raises(ValueError, match="'nequip' or 'allegro'"):
         training.write_config(training.TrainingSpec(str(paths["train"]), str(paths["val"]), model="mace"),
                               tmp_path / "y.yaml")
+    spec.core_repulsion, spec.forces_loss, spec.huber_delta_eV_A = False, "huber", 0.02
+    loss = yaml.safe_load(training.write_config(spec, tmp_path / "h.yaml").read_text())[
+        "training_module"]["loss"]
+    metrics = {m["name"]: m for m in loss["metrics"]}
+    assert metrics["forces_huber"]["metric"] == {"_target_": "nequip.train.HuberLoss", "delta": 0.02}
+    assert metrics["stress_mse"]["coeff"] == 0.5
+    assert metrics["per_atom_energy_mse"]["field"]["field"] == "total_energy"
+    spec.forces_loss = "mae"
+    with pytest.raises(ValueError, match="forces_loss must be 'mse' or 'huber', got 'mae'"):
+        training.write_config(spec, tmp_path / "m.yaml")
 
 
 def test_train_resume_compile_load_evaluate(tmp_path, copper_sets):
@@ -203,7 +213,8 @@ def test_fine_tune_then_standalone_checkpoint_needs_no_parent(tmp_path, copper_s
 
     _, paths, frames = copper_sets
     parent = training.train(_spec(paths, 1), tmp_path / "parent")
-    spec = replace(_spec(paths, 2), init_from=str(parent), num_features=999)  # ignored
+    spec = replace(_spec(paths, 2), init_from=str(parent), num_features=999,  # ignored
+                   forces_loss="huber")  # nequip builds the Huber loss config
     config = yaml.safe_load(training.write_config(spec, tmp_path / "ft.yaml").read_text())
     assert config["training_module"]["model"]["_target_"] == "nequip.model.ModelFromCheckpoint"
     tuned = training.train(spec, tmp_path / "tuned")

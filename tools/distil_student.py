@@ -7,8 +7,9 @@
     .venv/bin/python tools/distil_student.py glass TAG MODEL [--temperatures 300 900] [--hold-ps P]
     .venv/bin/python tools/distil_student.py stretch TAG SOURCES... [--per-source N] [--seed S]
         [--pair C N] [--lengths LOW HIGH]
-    .venv/bin/python tools/distil_student.py train NAME [--features F] [--epochs E] [--seed S]
-        [--init-from CKPT] [--extra FILES...] [--lr LR] [--core-repulsion]
+    .venv/bin/python tools/distil_student.py train NAME [--features F] [--layers L] [--epochs E]
+        [--seed S] [--init-from CKPT] [--extra FILES...] [--lr LR] [--core-repulsion]
+        [--forces-loss mse|huber] [--huber-delta D]
 
 Steps (each resumable, all under runs/distil/):
 
@@ -50,8 +51,10 @@ Steps (each resumable, all under runs/distil/):
   which the students underestimate (their hot runs end with a free H).
   ``--pair C N --lengths 1.5 2.6`` pulls ring C–N bonds instead (the N moves),
   for a student whose rings open in the hot liquid.
-- ``train``: a NequIP student (l = 1, r = 5 Å, 3 layers, F features, cosine
-  learning rate; or fine-tuned from a checkpoint; ``--core-repulsion`` adds the
+- ``train``: a NequIP student (l = 1, r = 5 Å, L layers (default 3), F features,
+  cosine learning rate; or fine-tuned from a checkpoint, whose architecture it keeps;
+  ``--forces-loss huber`` fits forces with a Huber loss close to their MAE;
+  ``--core-repulsion`` adds the
   switched ZBL wall of :mod:`zifhelpers.repulsion`, grafted onto the parent
   when fine-tuning) on the shipped reference
   frames, the teacher-MD frames of the training structures, the relabelled
@@ -260,7 +263,9 @@ def training_sets(name: str, extra: tuple[str, ...] = (), n_val: int = 30,
 
 def train_student(name: str, features: int, epochs: int, seed: int,
                   init_from: str | None = None, extra: tuple[str, ...] = (),
-                  learning_rate: float = 0.005, core_repulsion: bool = False) -> Path:
+                  learning_rate: float = 0.005, core_repulsion: bool = False,
+                  layers: int = 3, forces_loss: str = "mse",
+                  huber_delta: float = 0.01) -> Path:
     from zifhelpers.training import TrainingSpec, add_core_repulsion, compile_model, train
 
     train_file, val_file = training_sets(name, extra)
@@ -270,10 +275,11 @@ def train_student(name: str, features: int, epochs: int, seed: int,
         if not grafted.is_file():
             add_core_repulsion(init_from, grafted)
         init_from = str(grafted)
-    spec = TrainingSpec(str(train_file), str(val_file), l_max=1, r_max=5.0, num_layers=3,
+    spec = TrainingSpec(str(train_file), str(val_file), l_max=1, r_max=5.0, num_layers=layers,
                         num_features=features, radial_mlp_width=32, batch_size=2,
                         learning_rate=learning_rate, lr_schedule="cosine", max_epochs=epochs,
-                        seed=seed, init_from=init_from, core_repulsion=core_repulsion)
+                        seed=seed, init_from=init_from, core_repulsion=core_repulsion,
+                        forces_loss=forces_loss, huber_delta_eV_A=huber_delta)
     workdir.mkdir(parents=True, exist_ok=True)
     best = train(spec, workdir)
     model = workdir / "model.nequip.pt2"
@@ -318,6 +324,11 @@ def main() -> None:
     tr.add_argument("name")
     tr.add_argument("--features", type=int, default=16)
     tr.add_argument("--epochs", type=int, default=20)
+    tr.add_argument("--forces-loss", choices=("mse", "huber"), default="mse")
+    tr.add_argument("--huber-delta", type=float, default=0.01,
+                    help="eV/Å; with --forces-loss huber")
+    tr.add_argument("--layers", type=int, default=3,
+                    help="interaction layers (from scratch; a fine-tune keeps the parent's)")
     tr.add_argument("--seed", type=int, default=2025)
     tr.add_argument("--init-from", default=None, help="checkpoint to fine-tune")
     tr.add_argument("--extra", nargs="*", default=[], help="more labelled frames to train on")
@@ -341,7 +352,8 @@ def main() -> None:
         print(teacher_md(args.name, args.temperature_K, args.ps, args.seed, args.every))
     else:
         print(train_student(args.name, args.features, args.epochs, args.seed,
-                            args.init_from, tuple(args.extra), args.lr, args.core_repulsion))
+                            args.init_from, tuple(args.extra), args.lr, args.core_repulsion,
+                            args.layers, args.forces_loss, args.huber_delta))
 
 
 if __name__ == "__main__":
