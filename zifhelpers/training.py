@@ -630,7 +630,8 @@ DEPLOYED = {"nequip": "student_nequip.ckpt", "allegro": "student_allegro.ckpt",
             "nequip-distilled": "student_nequip_distilled.ckpt",
             "nequip-zbl": "student_nequip_zbl.ckpt", "nequip-zbl2": "student_nequip_zbl2.ckpt",
             "nequip-zbl3": "student_nequip_zbl3.ckpt", "nequip-w32": "student_nequip_w32.ckpt",
-            "nequip-w32b": "student_nequip_w32b.ckpt"}
+            "nequip-w32b": "student_nequip_w32b.ckpt",
+            "nequip-w32h": "student_nequip_w32h.ckpt"}
 
 
 def deployed_model(name: str = "nequip", models_dir: str | os.PathLike | None = None,
