@@ -32,3 +32,32 @@ def published64():
     from zifhelpers.calculators import load_calculator
 
     return load_calculator("published-legacy", device="cpu", dtype="float64")
+
+
+@pytest.fixture(scope="session")
+def copper_sets(tmp_path_factory):
+    """EMT-labelled rattled copper (24 frames: 16 train, 4 val, 4 test) for fast training tests."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    from zifhelpers import dataset
+
+    folder = tmp_path_factory.mktemp("cu")
+    atoms = bulk("Cu", cubic=True).repeat(2)
+    frames = dataset.perturbed_configurations(atoms, 24, rattle_A=0.08, max_strain=0.02, seed=0)
+    frames = dataset.label(frames, EMT(), "EMT (test)", progress=False)
+    paths = {}
+    for name, part in (("train", frames[:16]), ("val", frames[16:20]), ("test", frames[20:])):
+        paths[name] = dataset.write_dataset(part, folder / f"{name}.extxyz")
+    return folder, paths, frames
+
+
+def copper_spec(paths, epochs):
+    """A 2-layer, 8-feature NequIP on :func:`copper_sets` (seconds per epoch)."""
+    from zifhelpers import training
+
+    return training.TrainingSpec(
+        str(paths["train"]), str(paths["val"]), str(paths["test"]), chemical_symbols=["Cu"],
+        max_epochs=epochs, r_max=4.0, num_layers=2, num_features=8, radial_mlp_width=16,
+        batch_size=4, seed=1,
+    )

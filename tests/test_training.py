@@ -8,31 +8,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import yaml
-from ase.build import bulk
-from ase.calculators.emt import EMT
 
-from zifhelpers import dataset, training
+from zifhelpers import training
 from zifhelpers.calculators import load_calculator
 
 
-@pytest.fixture(scope="module")
-def copper_sets(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cu")
-    atoms = bulk("Cu", cubic=True).repeat(2)
-    frames = dataset.perturbed_configurations(atoms, 24, rattle_A=0.08, max_strain=0.02, seed=0)
-    frames = dataset.label(frames, EMT(), "EMT (test)", progress=False)
-    paths = {}
-    for name, part in (("train", frames[:16]), ("val", frames[16:20]), ("test", frames[20:])):
-        paths[name] = dataset.write_dataset(part, folder / f"{name}.extxyz")
-    return folder, paths, frames
-
-
 def _spec(paths, epochs):
-    return training.TrainingSpec(
-        str(paths["train"]), str(paths["val"]), str(paths["test"]), chemical_symbols=["Cu"],
-        max_epochs=epochs, r_max=4.0, num_layers=2, num_features=8, radial_mlp_width=16,
-        batch_size=4, seed=1,
-    )
+    from conftest import copper_spec  # tests/ is on sys.path (pytest rootdir conftest)
+
+    return copper_spec(paths, epochs)
 
 
 def test_config_is_what_the_spec_says(tmp_path, copper_sets):

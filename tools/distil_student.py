@@ -9,7 +9,7 @@
         [--pair C N] [--lengths LOW HIGH]
     .venv/bin/python tools/distil_student.py train NAME [--features F] [--layers L] [--epochs E]
         [--seed S] [--init-from CKPT] [--extra FILES...] [--lr LR] [--core-repulsion]
-        [--forces-loss mse|huber] [--huber-delta D]
+        [--forces-loss mse|huber] [--huber-delta D] [--deepen-after K]
 
 Steps (each resumable, all under runs/distil/):
 
@@ -54,6 +54,9 @@ Steps (each resumable, all under runs/distil/):
 - ``train``: a NequIP student (l = 1, r = 5 Å, L layers (default 3), F features,
   cosine learning rate; or fine-tuned from a checkpoint, whose architecture it keeps;
   ``--forces-loss huber`` fits forces with a Huber loss close to their MAE;
+  ``--deepen-after K`` (with ``--init-from``) first inserts a zero-initialised
+  residual layer after layer K of the parent (:mod:`zifhelpers.deepening`: the
+  deeper model starts with the parent's predictions);
   ``--core-repulsion`` adds the
   switched ZBL wall of :mod:`zifhelpers.repulsion`, grafted onto the parent
   when fine-tuning) on the shipped reference
@@ -265,7 +268,7 @@ def train_student(name: str, features: int, epochs: int, seed: int,
                   init_from: str | None = None, extra: tuple[str, ...] = (),
                   learning_rate: float = 0.005, core_repulsion: bool = False,
                   layers: int = 3, forces_loss: str = "mse",
-                  huber_delta: float = 0.01) -> Path:
+                  huber_delta: float = 0.01, deepen_after: int | None = None) -> Path:
     from zifhelpers.training import TrainingSpec, add_core_repulsion, compile_model, train
 
     train_file, val_file = training_sets(name, extra)
@@ -275,6 +278,15 @@ def train_student(name: str, features: int, epochs: int, seed: int,
         if not grafted.is_file():
             add_core_repulsion(init_from, grafted)
         init_from = str(grafted)
+    if deepen_after is not None:  # one more layer, zero-initialised residual: starts as the parent
+        from zifhelpers.deepening import insert_residual_layer
+
+        if not init_from:
+            raise SystemExit("--deepen-after needs --init-from (the checkpoint to deepen)")
+        deepened = workdir / "parent_deepened.ckpt"
+        if not deepened.is_file():
+            insert_residual_layer(init_from, deepened, after_layer=deepen_after)
+        init_from = str(deepened)
     spec = TrainingSpec(str(train_file), str(val_file), l_max=1, r_max=5.0, num_layers=layers,
                         num_features=features, radial_mlp_width=32, batch_size=2,
                         learning_rate=learning_rate, lr_schedule="cosine", max_epochs=epochs,
@@ -329,6 +341,9 @@ def main() -> None:
                     help="eV/Å; with --forces-loss huber")
     tr.add_argument("--layers", type=int, default=3,
                     help="interaction layers (from scratch; a fine-tune keeps the parent's)")
+    tr.add_argument("--deepen-after", type=int, default=None, metavar="K",
+                    help="with --init-from: insert a zero-initialised residual layer after "
+                         "layer K of the parent (zifhelpers.deepening), then fine-tune")
     tr.add_argument("--seed", type=int, default=2025)
     tr.add_argument("--init-from", default=None, help="checkpoint to fine-tune")
     tr.add_argument("--extra", nargs="*", default=[], help="more labelled frames to train on")
@@ -353,7 +368,7 @@ def main() -> None:
     else:
         print(train_student(args.name, args.features, args.epochs, args.seed,
                             args.init_from, tuple(args.extra), args.lr, args.core_repulsion,
-                            args.layers, args.forces_loss, args.huber_delta))
+                            args.layers, args.forces_loss, args.huber_delta, args.deepen_after))
 
 
 if __name__ == "__main__":
