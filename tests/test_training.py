@@ -222,6 +222,11 @@ def test_fine_tune_then_standalone_checkpoint_needs_no_parent(tmp_path, copper_s
     np.testing.assert_allclose(energies(flat), e_tuned, rtol=0, atol=1e-5)
     with pytest.raises(FileNotFoundError, match="parent checkpoint .* is missing"):
         training.standalone_checkpoint(tuned, tmp_path / "again.ckpt")
+    # a file to ship: EMA weights stored once, no optimizer state, the same predictions
+    slim = training.standalone_checkpoint(flat, tmp_path / "slim.ckpt", slim=True)
+    assert slim.stat().st_size < 0.6 * flat.stat().st_size
+    assert "optimizer_states" not in torch.load(slim, map_location="cpu", weights_only=False)
+    np.testing.assert_allclose(energies(slim), e_tuned, rtol=0, atol=1e-5)
 
     # grafting the core wall changes nothing at bonding distances, and walls off short ones
     walled = training.add_core_repulsion(flat, tmp_path / "walled.ckpt")
@@ -251,7 +256,8 @@ def test_shipped_students_are_standalone_and_small():
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
         model = ckpt["hyper_parameters"]["info_dict"]["training_module"]["model"]
         # no reference to a parent checkpoint that only existed on the training machine
-        assert model["_target_"] in ("nequip.model.NequIPGNNModel", "allegro.model.AllegroModel")
+        assert model["_target_"] in ("nequip.model.NequIPGNNModel", "allegro.model.AllegroModel",
+                                     "zifhelpers.deepening.ResidualNequIPGNNModel")
         assert model["type_names"] == ["H", "C", "N", "Zn"] or "chemical_symbols" in str(
             model["type_names"]), name
     with pytest.raises(ValueError, match="no deployed student 'mace'"):

@@ -120,11 +120,8 @@ def insert_residual_layer(checkpoint: str | os.PathLike, output: str | os.PathLi
         ``0 .. num_layers - 2``, or weights that do not fit the rebuilt model.
     """
     import torch
-    from hydra.utils import instantiate
-    from nequip.utils.global_state import set_global_state
-    from omegaconf import OmegaConf
 
-    from .training import _root_model_config, _save_with_model
+    from .training import _build_model, _root_model_config, _save_with_model, _state_prefix
 
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
     root = copy.deepcopy(_root_model_config(ckpt, checkpoint))
@@ -136,14 +133,9 @@ def insert_residual_layer(checkpoint: str | os.PathLike, output: str | os.PathLi
         raise ValueError(f"after_layer={after_layer}: expected 0..{num_layers - 2} for a "
                          f"{num_layers}-layer model (the last layer outputs scalars only)")
 
-    set_global_state()
-    old_model = instantiate(OmegaConf.create(root), _recursive_=False, _convert_="all")
-    old_names = [n for n, _ in old_model.named_parameters()]
+    old_names = [n for n, _ in _build_model(root).named_parameters()]
     state = ckpt["state_dict"]
-    prefix = next((k[: -len(n)] for n in old_names for k in state if k.endswith("." + n)
-                   and k[: -len(n)].endswith(".")), None)
-    if prefix is None:
-        raise ValueError(f"{checkpoint}: no parameter names in common with its model config")
+    prefix = _state_prefix(state, old_names, checkpoint)
     n_ema = sum(1 for k in state if k.startswith("ema.ema_weight_"))
     if n_ema not in (0, len(old_names)):
         raise ValueError(f"{checkpoint}: {n_ema} EMA weights for {len(old_names)} parameters")
@@ -156,8 +148,7 @@ def insert_residual_layer(checkpoint: str | os.PathLike, output: str | os.PathLi
     kept = [int(i) + (1 if int(i) > after_layer else 0) for i in root.get("residual_layers", [])]
     new_cfg["residual_layers"] = sorted(kept + [after_layer + 1])
     new_cfg["seed"] = int(root.get("seed", 0)) + 1 if seed is None else int(seed)
-    set_global_state()
-    new_model = instantiate(OmegaConf.create(new_cfg), _recursive_=False, _convert_="all")
+    new_model = _build_model(new_cfg)
 
     params = []
     with torch.no_grad():

@@ -300,7 +300,8 @@ def train(spec: TrainingSpec, workdir: str | os.PathLike, log: bool = True) -> P
     return best
 
 
-def standalone_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike) -> Path:
+def standalone_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike,
+                          slim: bool = False) -> Path:
     """Copy a fine-tuned checkpoint so that it no longer needs its parent file.
 
     A run started with ``TrainingSpec(init_from=...)`` stores
@@ -309,12 +310,49 @@ def standalone_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLi
     it was fine-tuned too). This writes ``output`` with the model config of the
     first ancestor that is not a fine-tune (same architecture, hence the same
     parameter names) and the weights of ``checkpoint``.
+
+    ``slim=True`` makes a file to ship: the optimizer and scheduler states are
+    dropped and the raw training weights are replaced by the EMA weights (what
+    nequip loads for inference and for a fine-tune), stored once, so the file
+    is about a third of a training checkpoint's size. Training cannot resume
+    from it with the same optimizer state; fine-tuning from it can.
     """
     import torch
 
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
     model = _root_model_config(ckpt, checkpoint)
+    if slim:
+        for key in ("optimizer_states", "lr_schedulers"):
+            ckpt.pop(key, None)
+        state = ckpt["state_dict"]
+        names = [n for n, _ in _build_model(model).named_parameters()]
+        n_ema = sum(1 for k in state if k.startswith("ema.ema_weight_"))
+        if n_ema:
+            if n_ema != len(names):
+                raise ValueError(f"{checkpoint}: {n_ema} EMA weights for {len(names)} parameters")
+            prefix = _state_prefix(state, names, checkpoint)
+            for i, name in enumerate(names):  # the same tensor twice: torch.save writes it once
+                state[prefix + name] = state[f"ema.ema_weight_{i}"]
     return _save_with_model(ckpt, model, output)
+
+
+def _build_model(config: dict):
+    """An eager model from a root model config (``_target_`` and its arguments)."""
+    from hydra.utils import instantiate
+    from nequip.utils.global_state import set_global_state
+    from omegaconf import OmegaConf
+
+    set_global_state()
+    return instantiate(OmegaConf.create(config), _recursive_=False, _convert_="all")
+
+
+def _state_prefix(state: dict, names: list[str], path) -> str:
+    """Prefix of the model's parameters in a checkpoint's ``state_dict``."""
+    prefix = next((k[: -len(n)] for n in names for k in state
+                   if k.endswith("." + n) and not k.startswith("ema.")), None)
+    if prefix is None:
+        raise ValueError(f"{path}: no parameter names in common with its model config")
+    return prefix
 
 
 def add_core_repulsion(checkpoint: str | os.PathLike, output: str | os.PathLike,
@@ -331,9 +369,6 @@ def add_core_repulsion(checkpoint: str | os.PathLike, output: str | os.PathLike,
     import copy
 
     import torch
-    from hydra.utils import instantiate
-    from nequip.utils.global_state import set_global_state
-    from omegaconf import OmegaConf
 
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
     model = copy.deepcopy(_root_model_config(ckpt, checkpoint))
@@ -341,8 +376,7 @@ def add_core_repulsion(checkpoint: str | os.PathLike, output: str | os.PathLike,
         raise ValueError(f"{checkpoint}: the model already has a pair potential "
                          f"({model['pair_potential'].get('_target_')})")
     model["pair_potential"] = _core_repulsion_block(list(model["type_names"]), fractions)
-    set_global_state()
-    new_state = instantiate(OmegaConf.create(model), _recursive_=False, _convert_="all").state_dict()
+    new_state = _build_model(model).state_dict()
     state = ckpt["state_dict"]
     match = next(((o, n) for n in new_state for o in state if o.endswith("." + n)), None)
     if match is None:
@@ -631,7 +665,8 @@ DEPLOYED = {"nequip": "student_nequip.ckpt", "allegro": "student_allegro.ckpt",
             "nequip-zbl": "student_nequip_zbl.ckpt", "nequip-zbl2": "student_nequip_zbl2.ckpt",
             "nequip-zbl3": "student_nequip_zbl3.ckpt", "nequip-w32": "student_nequip_w32.ckpt",
             "nequip-w32b": "student_nequip_w32b.ckpt",
-            "nequip-w32h": "student_nequip_w32h.ckpt"}
+            "nequip-w32h": "student_nequip_w32h.ckpt",
+            "nequip-w32d": "student_nequip_w32d.ckpt"}
 
 
 def deployed_model(name: str = "nequip", models_dir: str | os.PathLike | None = None,
