@@ -142,6 +142,14 @@ def test_notebooks_01_and_02_reproduce(smoke_run):
         key = f"force MAE, held-out {group} (meV/Å)"
         assert w32h[key]["value"] == pytest.approx(value, abs=0.1)
         assert w32h[key]["value"] < w32b[key]["value"]
+    # w32h one residual layer deeper (zifhelpers.deepening), fine-tuned: still stable, lower again
+    w32d = training["student_targets"]["nequip_w32d"]
+    met = {k: v["met"] for k, v in w32d.items()}
+    assert met == all_but_liquid, met
+    for group, value in (("liquid", 43.2), ("glass", 23.9)):
+        key = f"force MAE, held-out {group} (meV/Å)"
+        assert w32d[key]["value"] == pytest.approx(value, abs=0.1)
+        assert w32d[key]["value"] < w32h[key]["value"]
 
 
 def test_notebook_06_runs_every_part(smoke_run):

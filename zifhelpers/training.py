@@ -659,7 +659,9 @@ def table1(ours, paper: dict | None = None):
 #: that one fine-tuned on glasses at 300/900 K and its own failures (``nequip-zbl2``),
 #: and that one after one more round (glasses at 300-1200 K, its own hot MD; ``nequip-zbl3``);
 #: and a 32-feature student with the wall, trained from scratch on every shipped frame
-#: (``nequip-w32``), and that one fine-tuned on its own ring openings (``nequip-w32b``).
+#: (``nequip-w32``), and that one fine-tuned on its own ring openings (``nequip-w32b``),
+#: then with a Huber force loss (``nequip-w32h``), then one layer deeper
+#: (:mod:`zifhelpers.deepening`) and fine-tuned (``nequip-w32d``).
 DEPLOYED = {"nequip": "student_nequip.ckpt", "allegro": "student_allegro.ckpt",
             "nequip-distilled": "student_nequip_distilled.ckpt",
             "nequip-zbl": "student_nequip_zbl.ckpt", "nequip-zbl2": "student_nequip_zbl2.ckpt",
