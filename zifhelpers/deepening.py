@@ -121,7 +121,12 @@ def insert_residual_layer(checkpoint: str | os.PathLike, output: str | os.PathLi
     """
     import torch
 
-    from .training import _build_model, _root_model_config, _save_with_model, _state_prefix
+    from .training import (
+        _build_model,
+        _deployed_weights,
+        _root_model_config,
+        _save_with_model,
+    )
 
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
     root = copy.deepcopy(_root_model_config(ckpt, checkpoint))
@@ -133,14 +138,9 @@ def insert_residual_layer(checkpoint: str | os.PathLike, output: str | os.PathLi
         raise ValueError(f"after_layer={after_layer}: expected 0..{num_layers - 2} for a "
                          f"{num_layers}-layer model (the last layer outputs scalars only)")
 
-    old_names = [n for n, _ in _build_model(root).named_parameters()]
     state = ckpt["state_dict"]
-    prefix = _state_prefix(state, old_names, checkpoint)
-    n_ema = sum(1 for k in state if k.startswith("ema.ema_weight_"))
-    if n_ema not in (0, len(old_names)):
-        raise ValueError(f"{checkpoint}: {n_ema} EMA weights for {len(old_names)} parameters")
-    old = {n: (state[f"ema.ema_weight_{i}"] if n_ema else state[prefix + n])
-           for i, n in enumerate(old_names)}
+    prefix, old = _deployed_weights(state, root, checkpoint)
+    has_ema = any(k.startswith("ema.ema_weight_") for k in state)
 
     new_cfg = copy.deepcopy(root)
     new_cfg["_target_"] = BUILDER
@@ -167,7 +167,7 @@ def insert_residual_layer(checkpoint: str | os.PathLike, output: str | os.PathLi
     out_state = {k: v for k, v in state.items()
                  if not k.startswith(prefix) and not k.startswith("ema.ema_weight_")}
     out_state.update({prefix + k: v for k, v in new_model.state_dict().items()})
-    if n_ema:
+    if has_ema:
         out_state.update({f"ema.ema_weight_{i}": p for i, p in enumerate(params)})
     ckpt["state_dict"] = out_state
     for key in ("optimizer_states", "lr_schedulers"):

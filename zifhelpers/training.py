@@ -324,15 +324,9 @@ def standalone_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLi
     if slim:
         for key in ("optimizer_states", "lr_schedulers"):
             ckpt.pop(key, None)
-        state = ckpt["state_dict"]
-        names = [n for n, _ in _build_model(model).named_parameters()]
-        n_ema = sum(1 for k in state if k.startswith("ema.ema_weight_"))
-        if n_ema:
-            if n_ema != len(names):
-                raise ValueError(f"{checkpoint}: {n_ema} EMA weights for {len(names)} parameters")
-            prefix = _state_prefix(state, names, checkpoint)
-            for i, name in enumerate(names):  # the same tensor twice: torch.save writes it once
-                state[prefix + name] = state[f"ema.ema_weight_{i}"]
+        prefix, weights = _deployed_weights(ckpt["state_dict"], model, checkpoint)
+        for name, w in weights.items():  # EMA tensors twice in the dict: torch.save writes them once
+            ckpt["state_dict"][prefix + name] = w
     return _save_with_model(ckpt, model, output)
 
 
@@ -346,13 +340,23 @@ def _build_model(config: dict):
     return instantiate(OmegaConf.create(config), _recursive_=False, _convert_="all")
 
 
-def _state_prefix(state: dict, names: list[str], path) -> str:
-    """Prefix of the model's parameters in a checkpoint's ``state_dict``."""
+def _deployed_weights(state: dict, config: dict, path) -> tuple[str, dict]:
+    """The weights nequip deploys from a checkpoint's ``state_dict``: EMA ones when it has them.
+
+    Returns the prefix of the model's parameters in ``state`` and
+    ``{parameter name: tensor}`` in the order of the model built from ``config``
+    (the order of nequip's ``ema.ema_weight_<i>`` buffers).
+    """
+    names = [n for n, _ in _build_model(config).named_parameters()]
     prefix = next((k[: -len(n)] for n in names for k in state
                    if k.endswith("." + n) and not k.startswith("ema.")), None)
     if prefix is None:
         raise ValueError(f"{path}: no parameter names in common with its model config")
-    return prefix
+    n_ema = sum(1 for k in state if k.startswith("ema.ema_weight_"))
+    if n_ema not in (0, len(names)):
+        raise ValueError(f"{path}: {n_ema} EMA weights for {len(names)} parameters")
+    return prefix, {n: state[f"ema.ema_weight_{i}"] if n_ema else state[prefix + n]
+                    for i, n in enumerate(names)}
 
 
 def add_core_repulsion(checkpoint: str | os.PathLike, output: str | os.PathLike,
