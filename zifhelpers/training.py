@@ -665,14 +665,16 @@ def table1(ours, paper: dict | None = None):
 #: and a 32-feature student with the wall, trained from scratch on every shipped frame
 #: (``nequip-w32``), and that one fine-tuned on its own ring openings (``nequip-w32b``),
 #: then with a Huber force loss (``nequip-w32h``), then one layer deeper
-#: (:mod:`zifhelpers.deepening`) and fine-tuned (``nequip-w32d``).
+#: (:mod:`zifhelpers.deepening`) and fine-tuned (``nequip-w32d``), and that one
+#: fine-tuned further at a lower learning rate (``nequip-w32e``).
 DEPLOYED = {"nequip": "student_nequip.ckpt", "allegro": "student_allegro.ckpt",
             "nequip-distilled": "student_nequip_distilled.ckpt",
             "nequip-zbl": "student_nequip_zbl.ckpt", "nequip-zbl2": "student_nequip_zbl2.ckpt",
             "nequip-zbl3": "student_nequip_zbl3.ckpt", "nequip-w32": "student_nequip_w32.ckpt",
             "nequip-w32b": "student_nequip_w32b.ckpt",
             "nequip-w32h": "student_nequip_w32h.ckpt",
-            "nequip-w32d": "student_nequip_w32d.ckpt"}
+            "nequip-w32d": "student_nequip_w32d.ckpt",
+            "nequip-w32e": "student_nequip_w32e.ckpt"}
 
 
 def deployed_model(name: str = "nequip", models_dir: str | os.PathLike | None = None,
