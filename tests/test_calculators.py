@@ -196,3 +196,57 @@ def test_time_per_atom_call_measures_the_calculator():
     atoms = bulk("Cu", cubic=True).repeat(2)  # 32 atoms
     measured = time_per_atom_call(SlowEMT(), atoms, calls=3)
     assert 20e3 / 32 <= measured < 3 * 20e3 / 32  # one evaluation per call (stress reused)
+
+
+def test_time_per_atom_call_leaves_warmup_calls_untimed():
+    import time
+
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    from zifhelpers.calculators import time_per_atom_call
+
+    class SlowStartEMT(EMT):  # like a TorchScript model optimising itself on its first calls
+        evaluations = 0
+
+        def calculate(self, *args, **kwargs):
+            self.evaluations += 1
+            time.sleep(0.3 if self.evaluations <= 2 else 0.01)
+            super().calculate(*args, **kwargs)
+
+    atoms = bulk("Cu", cubic=True).repeat(2)  # 32 atoms
+    warm = time_per_atom_call(SlowStartEMT(), atoms, calls=3, warmup=2)
+    cold = time_per_atom_call(SlowStartEMT(), atoms, calls=3, warmup=0)
+    assert 10e3 / 32 <= warm < 100e3 / 32  # only the 10 ms calls were timed
+    assert cold > (2 * 300e3 + 10e3) / 3 / 32  # the two slow calls counted
+    with pytest.raises(ValueError, match="warmup"):
+        time_per_atom_call(EMT(), atoms, calls=1, warmup=-1)
+
+
+def test_interleaved_timings_recover_a_known_speedup():
+    import time
+
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    from zifhelpers.calculators import interleaved_timings, speedup
+
+    class Sleeper(EMT):
+        def __init__(self, seconds):
+            super().__init__()
+            self.seconds = seconds
+
+        def calculate(self, *args, **kwargs):
+            time.sleep(self.seconds)
+            super().calculate(*args, **kwargs)
+
+    atoms = bulk("Cu", cubic=True).repeat(2)  # 32 atoms
+    times = interleaved_timings({"slow": Sleeper(0.04), "fast": Sleeper(0.01)}, atoms,
+                                calls={"slow": 2, "fast": 3}, warmup=1, rounds=3)
+    assert {k: len(v) for k, v in times.items()} == {"slow": 3, "fast": 3}
+    assert all(40e3 / 32 <= t < 2 * 40e3 / 32 for t in times["slow"])
+    assert 2.5 < speedup(times, "slow", "fast") <= 4.0  # 40 ms against 10 ms + EMT's own time
+    with pytest.raises(ValueError, match="no number of calls for fast"):
+        interleaved_timings({"slow": EMT(), "fast": EMT()}, atoms, calls={"slow": 1})
+    with pytest.raises(KeyError, match="no timings of 'other'"):
+        speedup(times, "other", "fast")

@@ -52,6 +52,20 @@ def test_deepened_student_predicts_as_its_parent_then_learns(tmp_path, copper_se
     before = _predict(parent, test_frames)
     _assert_same(_predict(deep, test_frames), before, atol=1e-5)  # eV, eV/Å, eV/Å³
 
+    # the same weights with fused tensor products (what compile_model builds for a CPU)
+    for source in (parent, deep):
+        fused = training._fused_checkpoint(source, tmp_path / f"{source.stem}_fused.ckpt")
+        built = training._build_model(training._checkpoint_model_config(fused))
+        assert any(type(m).__name__ == "FusedTensorProductScatter" for m in built.modules())
+        _assert_same(_predict(fused, test_frames), before, atol=1e-5)
+    with pytest.raises(ValueError, match="not a package file"):
+        training._fused_checkpoint(tmp_path / "model.nequip.zip", tmp_path / "out.ckpt")
+    loaded = torch.load(parent, map_location="cpu", weights_only=False)
+    model = dict(loaded["hyper_parameters"]["model"], _target_="allegro.model.AllegroModel")
+    other = training._save_with_model(loaded, model, tmp_path / "allegro.ckpt")
+    with pytest.raises(ValueError, match="needs a NequIP model.*AllegroModel"):
+        training._fused_checkpoint(other, tmp_path / "out.ckpt")
+
     # fine-tuning uses the new layer: its zeroed output weights move, the predictions change
     tuned = training.train(replace(copper_spec(paths, 2), init_from=str(deep)), tmp_path / "tuned")
     assert float(_new_layer_output_weight(tuned, 1).abs().max()) > 1e-4
@@ -83,3 +97,4 @@ def test_residual_layers_must_keep_their_features():
         ResidualNequIPGNNModel(residual_layers=[0], **kwargs)
     with pytest.raises(ValueError, match=r"no layer 5 in a 3-layer model"):
         ResidualNequIPGNNModel(residual_layers=[5], **kwargs)
+

@@ -79,13 +79,21 @@ def test_train_resume_compile_load_evaluate(tmp_path, copper_sets):
         data_cfg[key] = str(tmp_path / "moved_away" / f"{key}.extxyz")
     moved = tmp_path / "shipped.ckpt"
     torch.save(ckpt, moved)
+    # with fused tensor products, as deployed_model and distil_student compile NequIP students
     model = training.compile_model(moved, tmp_path / "cu.nequip.pt2", mode="aotinductor",
-                                   example_atoms=frames[0])
+                                   example_atoms=frames[0], fused_tensor_product=True)
     assert not (tmp_path / "cu.nequip.example.pt").exists()
+    assert not (tmp_path / "cu.fused.ckpt").exists()
     calc = load_calculator(str(model), device="cpu")
     atoms = frames[21].copy()
     atoms.calc = calc
     forces = atoms.get_forces()
+    from nequip.integrations.ase import NequIPCalculator
+
+    eager = atoms.copy()  # the checkpoint itself, e3nn tensor products, not compiled
+    eager.calc = NequIPCalculator._from_saved_model(str(best), device="cpu")
+    np.testing.assert_allclose(forces, eager.get_forces(), rtol=0, atol=1e-4)  # eV/Å
+    assert atoms.get_potential_energy() == pytest.approx(eager.get_potential_energy(), abs=1e-4)
     h = 2e-3
     for atom, axis in [(0, 0), (5, 2)]:
         energies = []

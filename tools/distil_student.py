@@ -295,8 +295,8 @@ def train_student(name: str, features: int, epochs: int, seed: int,
     workdir.mkdir(parents=True, exist_ok=True)
     best = train(spec, workdir)
     model = workdir / "model.nequip.pt2"
-    if not model.is_file():
-        compile_model(best, model)
+    if not model.is_file():  # fused tensor products: same outputs, faster on a CPU
+        compile_model(best, model, fused_tensor_product=True)
     return model
 
 

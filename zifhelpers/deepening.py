@@ -38,7 +38,8 @@ _OUTPUT_WEIGHTS = ("conv.linear_2.weight", "conv.linear_2.bias", "conv.sc.weight
 
 
 @model_builder
-def ResidualNequIPGNNModel(residual_layers: Sequence[int] = (), **kwargs):
+def ResidualNequIPGNNModel(residual_layers: Sequence[int] = (), fused_tensor_product: bool = False,
+                           **kwargs):
     """``nequip.model.NequIPGNNModel`` whose layers ``residual_layers`` add their input to their output.
 
     Parameters
@@ -47,6 +48,13 @@ def ResidualNequIPGNNModel(residual_layers: Sequence[int] = (), **kwargs):
         Indices (from 0) of the convolution layers that become ``x + f(x)``.
         Each must map the hidden features onto themselves (not the first layer,
         which embeds the species, nor the last, which outputs scalars only).
+    fused_tensor_product
+        Compute each layer's edge tensor product and scatter with
+        :class:`zifhelpers.legacy_nn.FusedTensorProductScatter` (the same
+        function as nequip's e3nn-based one, regrouped into a few large
+        operations that AOT Inductor compiles into faster CPU code). Same
+        parameters and state dict; the outputs agree to float32 round-off.
+        For inference (``training.compile_model(..., fused_tensor_product=True)``).
     **kwargs
         Everything ``NequIPGNNModel`` takes (``num_layers``, ``l_max``,
         ``num_features``, ``seed``, ``model_dtype``, ``type_names``, ...).
@@ -72,6 +80,13 @@ def ResidualNequIPGNNModel(residual_layers: Sequence[int] = (), **kwargs):
             raise ValueError(f"residual_layers: layer {i} maps {feat_in} onto {feat_out}; "
                              f"a residual layer must keep its features (expected 1..{len(layers) - 2})")
         layer.resnet = True
+    if fused_tensor_product:
+        from nequip.nn._tp_scatter_base import TensorProductScatter
+        from nequip.nn.model_modifier_utils import replace_submodules
+
+        from .legacy_arch import _fused
+
+        replace_submodules(model, TensorProductScatter, _fused)
     return model
 
 

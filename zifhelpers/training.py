@@ -499,6 +499,7 @@ def _example_data_file(model_config: dict, path: Path, atoms=None) -> Path:
 def compile_model(
     checkpoint: str | os.PathLike, output: str | os.PathLike, mode: str = "aotinductor",
     device: str = "cpu", example_atoms=None, target: str = "ase",
+    fused_tensor_product: bool = False,
 ) -> Path:
     """``nequip-compile`` a checkpoint or a package file (``.nequip.zip``).
 
@@ -512,6 +513,13 @@ def compile_model(
     frame for the export is ``example_atoms`` (default: the ZIF-4 crystal; for
     other chemistries pass one), so the training data need not be present; a
     package carries its own. Returns the output path.
+
+    ``fused_tensor_product=True`` (a NequIP checkpoint) compiles the model with
+    its edge tensor products and scatters computed by
+    :class:`zifhelpers.legacy_nn.FusedTensorProductScatter`
+    (:func:`zifhelpers.deepening.ResidualNequIPGNNModel`): the same weights and,
+    to float32 round-off, the same outputs, about a fifth faster on a CPU for
+    the 32-feature students.
     """
     output = Path(output)
     suffix = {"torchscript": ".nequip.pth", "aotinductor": ".nequip.pt2"}.get(mode)
@@ -521,6 +529,11 @@ def compile_model(
         raise ValueError(f"{output}: a {mode} model must end with {suffix}")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.unlink(missing_ok=True)  # never mistake a leftover file for the new build
+    fused = None
+    if fused_tensor_product:
+        fused = output.with_name(output.name[: -len(suffix)] + ".fused.ckpt")
+        _fused_checkpoint(checkpoint, fused)
+        checkpoint = fused
     # nequip-compile with a backported Inductor CPU fix (see zifhelpers.inductor)
     cmd = [sys.executable, "-m", "zifhelpers.inductor", str(checkpoint), str(output),
            "--mode", mode, "--device", device]
@@ -535,9 +548,33 @@ def compile_model(
             cmd += ["--data-path", str(example)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     output.with_suffix(".example.pt").unlink(missing_ok=True)
+    if fused is not None:
+        fused.unlink(missing_ok=True)
     if proc.returncode != 0 or not output.is_file():
         raise RuntimeError(f"nequip-compile failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     return output
+
+
+def _fused_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike) -> Path:
+    """Copy of a NequIP checkpoint whose model is built with fused tensor products."""
+    import copy
+
+    import torch
+
+    from .deepening import BUILDER
+
+    if str(checkpoint).endswith(".nequip.zip"):
+        raise ValueError(f"{checkpoint}: fused_tensor_product needs a checkpoint (.ckpt), "
+                         "not a package file")
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    model = copy.deepcopy(_root_model_config(ckpt, checkpoint))
+    if model.get("_target_") not in ("nequip.model.NequIPGNNModel", BUILDER):
+        raise ValueError(f"{checkpoint}: fused_tensor_product needs a NequIP model "
+                         f"(_target_ nequip.model.NequIPGNNModel or {BUILDER}), "
+                         f"found {model.get('_target_')!r}")
+    model["_target_"] = BUILDER
+    model["fused_tensor_product"] = True
+    return _save_with_model(ckpt, model, output)
 
 
 def learning_curve(workdir: str | os.PathLike):
@@ -683,8 +720,9 @@ def deployed_model(name: str = "nequip", models_dir: str | os.PathLike | None = 
 
     Checkpoints are committed (small, platform independent); the AOT Inductor
     file is built on first use into ``<cache>/students/`` (about a minute)
-    and rebuilt when the checkpoint changes. Load it with
-    ``load_calculator(deployed_model("nequip"))``.
+    and rebuilt when the checkpoint changes. NequIP students compiled for the
+    CPU get fused tensor products (``compile_model(..., fused_tensor_product=True)``).
+    Load it with ``load_calculator(deployed_model("nequip"))``.
     """
     import hashlib
 
@@ -702,11 +740,16 @@ def deployed_model(name: str = "nequip", models_dir: str | os.PathLike | None = 
                                 "notebooks/02_training.ipynb with deploy=True)")
     digest = hashlib.sha256(ckpt.read_bytes()).hexdigest()[:16]
     tag = torch.__version__.split("+")[0]
-    out = (Path(cache_dir()) / "students"
-           / f"{ckpt.stem}-{digest}-{device}-torch{tag}-{COMPILE_RECIPE}.nequip.pt2")
+    # NequIP students on a CPU: fused tensor products (same outputs, about a fifth faster)
+    from .deepening import BUILDER
+
+    fused = device == "cpu" and _checkpoint_model_config(ckpt)["_target_"] in (
+        "nequip.model.NequIPGNNModel", BUILDER)
+    out = (Path(cache_dir()) / "students" / f"{ckpt.stem}-{digest}-{device}-torch{tag}-"
+           f"{COMPILE_RECIPE}{'-fused' if fused else ''}.nequip.pt2")
     if not out.is_file():
         tmp = out.with_name(out.name.replace(".nequip.pt2", ".tmp.nequip.pt2"))
-        compile_model(ckpt, tmp, device=device)
+        compile_model(ckpt, tmp, device=device, fused_tensor_product=fused)
         os.replace(tmp, out)
     return out
 
