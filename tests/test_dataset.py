@@ -116,3 +116,33 @@ def test_stretched_bonds_pull_only_the_chosen_hydrogens_to_the_asked_lengths(cry
         dataset.stretched_bonds(frames[:1], ("Zn", "H"), bonds_per_frame=1)
     with pytest.raises(ValueError, match="lengths_A must satisfy"):
         dataset.stretched_bonds(frames[:1], lengths_A=(1.8, 1.2))
+
+
+def test_oversample_repeats_the_chosen_state_points_and_nothing_else():
+    frames = []
+    for point in ("liquid_1500K_v100", "glass_1500K_glass01", "glass_300K_glass01",
+                  "glass_1750K_glass02", "crystal_300K"):
+        atoms = bulk("Cu", "fcc", a=3.6)
+        atoms.info["state_point"] = point
+        frames.append(atoms)
+    out = dataset.oversample(frames, {"glass_1500K": 3, "glass_1750K": 2, "glass_": 1})
+    names = [f.info["state_point"] for f in out]
+    assert out[:5] == frames  # the original set first, in order
+    assert len(out) == 5 + 2 + 1
+    assert names.count("glass_1500K_glass01") == 3
+    assert names.count("glass_1750K_glass02") == 2
+    assert names.count("glass_300K_glass01") == 1  # matched only by the factor-1 key
+    assert names.count("liquid_1500K_v100") == names.count("crystal_300K") == 1
+    # several keys match: the largest factor wins
+    assert len(dataset.oversample(frames, {"glass": 2, "glass_1500K": 4})) == 5 + 3 + 2
+    assert dataset.oversample(frames, {}) == frames
+
+
+@pytest.mark.parametrize("factors, message", [({"glass": 0}, "integer >= 1"),
+                                              ({"glass": 1.5}, "integer >= 1"),
+                                              ({"galss": 2}, "matches no state point")])
+def test_oversample_refuses_bad_factors_and_keys_that_match_nothing(factors, message):
+    atoms = bulk("Cu", "fcc", a=3.6)
+    atoms.info["state_point"] = "glass_1500K_glass01"
+    with pytest.raises(ValueError, match=message):
+        dataset.oversample([atoms], factors)

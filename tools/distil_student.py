@@ -228,9 +228,14 @@ def stretch(tag: str, sources: tuple[str, ...], per_source: int, seed: int,
 
 
 def training_sets(name: str, extra: tuple[str, ...] = (), n_val: int = 30,
-                  seed: int = 7) -> tuple[Path, Path]:
-    """Train/validation files of student NAME (written once, then reused)."""
+                  seed: int = 7, oversample: dict[str, int] | None = None) -> tuple[Path, Path]:
+    """Train/validation files of student NAME (written once, then reused).
+
+    ``oversample`` repeats training frames of chosen state points
+    (:func:`zifhelpers.dataset.oversample`); the validation frames appear once.
+    """
     from zifhelpers.active import _positions_key, teacher_run_frames
+    from zifhelpers.dataset import oversample as repeat_points
     from zifhelpers.dataset import read_dataset, write_dataset
     from zifhelpers.repulsion import touches_wall
 
@@ -258,8 +263,11 @@ def training_sets(name: str, extra: tuple[str, ...] = (), n_val: int = 30,
         frames = [f for f, w in zip(frames, wall, strict=True) if not w]
     print(f"{len(frames)} labelled frames: {len(frames) - n_val} train, {n_val} validation")
     order = np.random.default_rng(seed).permutation(len(frames))
+    train_frames = repeat_points([frames[i] for i in order[n_val:]], oversample or {})
+    if oversample:
+        print(f"oversampled {oversample}: {len(train_frames)} training frames with the repeats")
     folder.mkdir(parents=True, exist_ok=True)
-    write_dataset([frames[i] for i in order[n_val:]], train)
+    write_dataset(train_frames, train)
     write_dataset([frames[i] for i in order[:n_val]], val)
     return train, val
 
@@ -268,10 +276,11 @@ def train_student(name: str, features: int, epochs: int, seed: int,
                   init_from: str | None = None, extra: tuple[str, ...] = (),
                   learning_rate: float = 0.005, core_repulsion: bool = False,
                   layers: int = 3, forces_loss: str = "mse",
-                  huber_delta: float = 0.01, deepen_after: int | None = None) -> Path:
+                  huber_delta: float = 0.01, deepen_after: int | None = None,
+                  oversample: dict[str, int] | None = None) -> Path:
     from zifhelpers.training import TrainingSpec, add_core_repulsion, compile_model, train
 
-    train_file, val_file = training_sets(name, extra)
+    train_file, val_file = training_sets(name, extra, oversample=oversample)
     workdir = WORK / f"student_{name}"
     if core_repulsion and init_from:  # graft the wall onto the parent, then fine-tune that
         grafted = workdir / "parent_with_core_repulsion.ckpt"
@@ -323,6 +332,8 @@ def main() -> None:
     gl.add_argument("--temperatures", type=float, nargs="+", default=[300.0, 900.0])
     gl.add_argument("--hold-ps", type=float, default=0.5)
     gl.add_argument("--every", type=int, default=25, help="steps between labelled frames")
+    gl.add_argument("--seed", type=int, default=5151,
+                    help="seed of the first run; run i at temperature k uses seed + 100 k + i")
     st = sub.add_parser("stretch")
     st.add_argument("tag")
     st.add_argument("sources", nargs="+", help="labelled sets whose frames are stretched")
@@ -348,6 +359,9 @@ def main() -> None:
     tr.add_argument("--init-from", default=None, help="checkpoint to fine-tune")
     tr.add_argument("--extra", nargs="*", default=[], help="more labelled frames to train on")
     tr.add_argument("--lr", type=float, default=0.005)
+    tr.add_argument("--oversample", action="append", default=[], metavar="KEY=K",
+                    help="training frames whose state point contains KEY appear K times "
+                         "(repeatable; e.g. glass_1500K=3)")
     tr.add_argument("--core-repulsion", action="store_true",
                     help="switched ZBL wall (zifhelpers.repulsion); grafted onto --init-from")
     args = parser.parse_args()
@@ -357,7 +371,8 @@ def main() -> None:
     elif args.step == "sample":
         print(sample(args.tag, args.model, args.hold_ps, args.every))
     elif args.step == "glass":
-        print(glass(args.tag, args.model, tuple(args.temperatures), args.hold_ps, args.every))
+        print(glass(args.tag, args.model, tuple(args.temperatures), args.hold_ps, args.every,
+                    args.seed))
     elif args.step == "stretch":
         print(stretch(args.tag, tuple(args.sources), args.per_source, args.seed,
                       tuple(args.pair), tuple(args.lengths)))
@@ -366,9 +381,16 @@ def main() -> None:
     elif args.step == "teacher-md":
         print(teacher_md(args.name, args.temperature_K, args.ps, args.seed, args.every))
     else:
+        factors = {}
+        for item in args.oversample:
+            key, sep, factor = item.rpartition("=")
+            if not sep or not key or not factor.isdigit():
+                parser.error(f"--oversample expects KEY=K with K a whole number, got {item!r}")
+            factors[key] = int(factor)
         print(train_student(args.name, args.features, args.epochs, args.seed,
                             args.init_from, tuple(args.extra), args.lr, args.core_repulsion,
-                            args.layers, args.forces_loss, args.huber_delta, args.deepen_after))
+                            args.layers, args.forces_loss, args.huber_delta, args.deepen_after,
+                            factors))
 
 
 if __name__ == "__main__":

@@ -216,6 +216,51 @@ def write_dataset(frames: list[Atoms], path: str | os.PathLike, decimals: int | 
     return path
 
 
+def oversample(frames: list[Atoms], factors: dict[str, int]) -> list[Atoms]:
+    """Repeat the frames of chosen state points in a training set.
+
+    A frame whose ``info["state_point"]`` contains one of the keys of
+    ``factors`` appears that many times (the largest factor when several keys
+    match); every other frame appears once. The frames keep their order and the
+    repeats follow it, so an unshuffled reader sees the original set first.
+    Repeating a frame ``k`` times weighs its loss ``k`` times in an epoch, the
+    way to spend a network's capacity on the kind of frame a target is measured
+    on (for a fixed number of epochs an epoch grows by the repeats).
+
+    Parameters
+    ----------
+    frames : list of Atoms
+        Training frames with a ``state_point`` in ``info``.
+    factors : dict of str to int
+        Substring of ``state_point`` → number of appearances (an integer ≥ 1).
+
+    Returns
+    -------
+    list of Atoms
+        The frames followed by the repeats (the same objects, not copies).
+
+    Raises
+    ------
+    ValueError
+        A factor that is not an integer ≥ 1, or a key that matches no frame
+        (a typo would otherwise weigh nothing and go unnoticed).
+    """
+    for key, factor in factors.items():
+        if isinstance(factor, bool) or int(factor) != factor or factor < 1:
+            raise ValueError(f"oversample factor for {key!r} must be an integer >= 1, "
+                             f"got {factor!r}")
+    points = [str(f.info.get("state_point", "")) for f in frames]
+    for key in factors:
+        if not any(key in p for p in points):
+            found = sorted(set(points))
+            raise ValueError(f"oversample key {key!r} matches no state point; the frames have "
+                             f"{found[:8]}{' ...' if len(found) > 8 else ''}")
+    counts = [max([int(c) for k, c in factors.items() if k in p], default=1) for p in points]
+    repeats = [f for extra in range(1, max(counts, default=1))
+               for f, c in zip(frames, counts, strict=True) if c > extra]
+    return list(frames) + repeats
+
+
 def read_dataset(path: str | os.PathLike) -> list[Atoms]:
     """Read a labelled data set and check every frame carries energy, forces, stress."""
     import ase.io
