@@ -32,6 +32,13 @@ def test_config_is_what_the_spec_says(tmp_path, copper_sets):
     assert config["data"]["train_dataloader"]["num_workers"] == 0
     assert config["trainer"]["logger"]["_target_"].endswith("CSVLogger")
     assert "pair_potential" not in model
+    # a Huber force loss keeps the loss coefficients (distil_student.py train --weights E F S)
+    spec.forces_loss, spec.forces_weight, spec.energy_weight = "huber", 4.0, 0.25
+    loss = yaml.safe_load(training.write_config(spec, tmp_path / "h.yaml").read_text())[
+        "training_module"]["loss"]
+    coeffs = {m["name"]: m["coeff"] for m in loss["metrics"]}
+    assert coeffs == {"per_atom_energy_mse": 0.25, "forces_huber": 4.0, "stress_mse": 0.5}
+    spec.forces_loss, spec.forces_weight, spec.energy_weight = "mse", 1.0, 1.0
     spec.core_repulsion = True
     config = yaml.safe_load(training.write_config(spec, tmp_path / "r.yaml").read_text())
     wall = config["training_module"]["model"]["pair_potential"]

@@ -54,6 +54,7 @@ Steps (each resumable, all under runs/distil/):
 - ``train``: a NequIP student (l = 1, r = 5 Å, L layers (default 3), F features,
   cosine learning rate; or fine-tuned from a checkpoint, whose architecture it keeps;
   ``--forces-loss huber`` fits forces with a Huber loss close to their MAE;
+  ``--weights E F S`` sets the loss coefficients (default 1 1 1);
   ``--deepen-after K`` (with ``--init-from``) first inserts a zero-initialised
   residual layer after layer K of the parent (:mod:`zifhelpers.deepening`: the
   deeper model starts with the parent's predictions);
@@ -277,7 +278,8 @@ def train_student(name: str, features: int, epochs: int, seed: int,
                   learning_rate: float = 0.005, core_repulsion: bool = False,
                   layers: int = 3, forces_loss: str = "mse",
                   huber_delta: float = 0.01, deepen_after: int | None = None,
-                  oversample: dict[str, int] | None = None) -> Path:
+                  oversample: dict[str, int] | None = None,
+                  weights: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> Path:
     from zifhelpers.training import TrainingSpec, add_core_repulsion, compile_model, train
 
     train_file, val_file = training_sets(name, extra, oversample=oversample)
@@ -300,7 +302,9 @@ def train_student(name: str, features: int, epochs: int, seed: int,
                         num_features=features, radial_mlp_width=32, batch_size=2,
                         learning_rate=learning_rate, lr_schedule="cosine", max_epochs=epochs,
                         seed=seed, init_from=init_from, core_repulsion=core_repulsion,
-                        forces_loss=forces_loss, huber_delta_eV_A=huber_delta)
+                        forces_loss=forces_loss, huber_delta_eV_A=huber_delta,
+                        energy_weight=weights[0], forces_weight=weights[1],
+                        stress_weight=weights[2])
     workdir.mkdir(parents=True, exist_ok=True)
     best = train(spec, workdir)
     model = workdir / "model.nequip.pt2"
@@ -362,6 +366,9 @@ def main() -> None:
     tr.add_argument("--oversample", action="append", default=[], metavar="KEY=K",
                     help="training frames whose state point contains KEY appear K times "
                          "(repeatable; e.g. glass_1500K=3)")
+    tr.add_argument("--weights", nargs=3, type=float, default=(1.0, 1.0, 1.0),
+                    metavar=("ENERGY", "FORCES", "STRESS"),
+                    help="loss coefficients of per-atom energy, forces and stress (default 1 1 1)")
     tr.add_argument("--core-repulsion", action="store_true",
                     help="switched ZBL wall (zifhelpers.repulsion); grafted onto --init-from")
     args = parser.parse_args()
@@ -387,10 +394,12 @@ def main() -> None:
             if not sep or not key or not factor.isdigit():
                 parser.error(f"--oversample expects KEY=K with K a whole number, got {item!r}")
             factors[key] = int(factor)
+        if any(w < 0 for w in args.weights) or not any(args.weights):
+            parser.error(f"--weights must be >= 0 and not all zero, got {args.weights}")
         print(train_student(args.name, args.features, args.epochs, args.seed,
                             args.init_from, tuple(args.extra), args.lr, args.core_repulsion,
                             args.layers, args.forces_loss, args.huber_delta, args.deepen_after,
-                            factors))
+                            factors, tuple(args.weights)))
 
 
 if __name__ == "__main__":
