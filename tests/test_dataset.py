@@ -146,3 +146,21 @@ def test_oversample_refuses_bad_factors_and_keys_that_match_nothing(factors, mes
     atoms.info["state_point"] = "glass_1500K_glass01"
     with pytest.raises(ValueError, match=message):
         dataset.oversample([atoms], factors)
+
+
+def test_check_recipe_records_then_refuses_a_changed_recipe(tmp_path):
+    path = tmp_path / "run" / "recipe.json"
+    recipe = {"extra": ["a.extxyz.gz", "b.extxyz.gz"], "oversample": {"glass_1500K": 3},
+              "n_val": 30, "seed": 7}
+    assert dataset.check_recipe(path, recipe) == path and path.is_file()
+    dataset.check_recipe(path, dict(recipe, extra=("a.extxyz.gz", "b.extxyz.gz")))  # same
+    with pytest.raises(ValueError, match=r"oversample: recorded \{'glass_1500K': 3\}, "
+                                         r"requested \{'glass_1500K': 5\}"):
+        dataset.check_recipe(path, dict(recipe, oversample={"glass_1500K": 5}))
+    with pytest.raises(ValueError, match=r"extra: recorded .*requested \['a.extxyz.gz'\]"):
+        dataset.check_recipe(path, dict(recipe, extra=["a.extxyz.gz"]))
+    with pytest.raises(ValueError, match="new_field: recorded None, requested 1"):
+        dataset.check_recipe(path, dict(recipe, new_field=1))
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="not a JSON recipe"):
+        dataset.check_recipe(path, recipe)

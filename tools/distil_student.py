@@ -232,17 +232,31 @@ def training_sets(name: str, extra: tuple[str, ...] = (), n_val: int = 30,
                   seed: int = 7, oversample: dict[str, int] | None = None) -> tuple[Path, Path]:
     """Train/validation files of student NAME (written once, then reused).
 
+    The sources, factors, split size and seed are recorded in ``recipe.json``
+    beside the files; a later call with other ones stops with an error naming
+    the difference instead of silently training on the old set.
+
     ``oversample`` repeats training frames of chosen state points
     (:func:`zifhelpers.dataset.oversample`); the validation frames appear once.
     """
     from zifhelpers.active import _positions_key, teacher_run_frames
+    from zifhelpers.dataset import check_recipe, read_dataset, write_dataset
     from zifhelpers.dataset import oversample as repeat_points
-    from zifhelpers.dataset import read_dataset, write_dataset
     from zifhelpers.repulsion import touches_wall
 
     folder = WORK / f"student_{name}"
     train, val = folder / "train.extxyz", folder / "val.extxyz"
-    if train.is_file() and val.is_file():
+    recipe = {"extra": [str(e) for e in extra], "oversample": dict(oversample or {}),
+              "n_val": n_val, "seed": seed}
+    recipe_file = folder / "recipe.json"
+    if train.is_file() and val.is_file():  # reuse, but never with other sources or factors
+        if recipe_file.is_file():
+            try:
+                check_recipe(recipe_file, recipe)
+            except ValueError as err:
+                raise SystemExit(str(err)) from None
+        else:
+            print(f"{folder}: made before recipes were recorded; reusing its sets unchecked")
         return train, val
     frames = [f for ref in ("static_structures", "teacher_md_glass01_1500K", "active_learning")
               for f in read_dataset(REF / f"{ref}.extxyz.gz")]
@@ -270,6 +284,7 @@ def training_sets(name: str, extra: tuple[str, ...] = (), n_val: int = 30,
     folder.mkdir(parents=True, exist_ok=True)
     write_dataset(train_frames, train)
     write_dataset([frames[i] for i in order[:n_val]], val)
+    check_recipe(recipe_file, recipe)
     return train, val
 
 

@@ -32,6 +32,8 @@ __all__ = [
     "label",
     "write_dataset",
     "read_dataset",
+    "oversample",
+    "check_recipe",
     "DatasetError",
     "label_structures",
 ]
@@ -259,6 +261,53 @@ def oversample(frames: list[Atoms], factors: dict[str, int]) -> list[Atoms]:
     repeats = [f for extra in range(1, max(counts, default=1))
                for f, c in zip(frames, counts, strict=True) if c > extra]
     return list(frames) + repeats
+
+
+def check_recipe(path: str | os.PathLike, recipe: dict) -> Path:
+    """Record how a derived data set was made, or check that it still matches.
+
+    A training folder writes its train/validation files once and reuses them;
+    asked again with other sources or oversampling factors it would silently
+    train on the old set. The first call writes ``recipe`` as JSON to ``path``;
+    later calls compare and refuse any difference.
+
+    Parameters
+    ----------
+    path : path-like
+        The JSON file beside the data set (``recipe.json``).
+    recipe : dict
+        JSON-serialisable description: source files, factors, split sizes, seed.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        The recorded recipe differs; the message names each field with the
+        recorded and the requested value.
+    """
+    import json
+
+    path = Path(path)
+    wanted = json.loads(json.dumps(recipe))  # tuples -> lists, as stored
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(wanted, indent=1, sort_keys=True) + "\n")
+        return path
+    try:
+        stored = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not a JSON recipe ({err})") from None
+    diffs = [f"{key}: recorded {stored.get(key)!r}, requested {wanted.get(key)!r}"
+             for key in sorted(set(stored) | set(wanted)) if stored.get(key) != wanted.get(key)]
+    if diffs:
+        raise ValueError(f"{path}: the data set beside it was made with another recipe; "
+                         + "; ".join(diffs)
+                         + ". Use a new name, or delete the folder's data files and this file.")
+    return path
 
 
 def read_dataset(path: str | os.PathLike) -> list[Atoms]:
