@@ -294,7 +294,8 @@ def train_student(name: str, features: int, epochs: int, seed: int,
                   layers: int = 3, forces_loss: str = "mse",
                   huber_delta: float = 0.01, deepen_after: int | None = None,
                   oversample: dict[str, int] | None = None,
-                  weights: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> Path:
+                  weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
+                  l_max: int = 1, r_max_A: float = 5.0, batch_size: int = 2) -> Path:
     from zifhelpers.training import TrainingSpec, add_core_repulsion, compile_model, train
 
     train_file, val_file = training_sets(name, extra, oversample=oversample)
@@ -313,8 +314,9 @@ def train_student(name: str, features: int, epochs: int, seed: int,
         if not deepened.is_file():
             insert_residual_layer(init_from, deepened, after_layer=deepen_after)
         init_from = str(deepened)
-    spec = TrainingSpec(str(train_file), str(val_file), l_max=1, r_max=5.0, num_layers=layers,
-                        num_features=features, radial_mlp_width=32, batch_size=2,
+    spec = TrainingSpec(str(train_file), str(val_file), l_max=l_max, r_max=r_max_A,
+                        num_layers=layers, num_features=features, radial_mlp_width=32,
+                        batch_size=batch_size,
                         learning_rate=learning_rate, lr_schedule="cosine", max_epochs=epochs,
                         seed=seed, init_from=init_from, core_repulsion=core_repulsion,
                         forces_loss=forces_loss, huber_delta_eV_A=huber_delta,
@@ -371,6 +373,12 @@ def main() -> None:
                     help="eV/Å; with --forces-loss huber")
     tr.add_argument("--layers", type=int, default=3,
                     help="interaction layers (from scratch; a fine-tune keeps the parent's)")
+    tr.add_argument("--l-max", type=int, default=None,
+                    help="largest rotation order of the features (from scratch; default 1)")
+    tr.add_argument("--r-max", type=float, default=None,
+                    help="cutoff radius in Å (from scratch; default 5)")
+    tr.add_argument("--batch-size", type=int, default=2,
+                    help="frames per step (2 on a CPU; larger on a GPU)")
     tr.add_argument("--deepen-after", type=int, default=None, metavar="K",
                     help="with --init-from: insert a zero-initialised residual layer after "
                          "layer K of the parent (zifhelpers.deepening), then fine-tune")
@@ -411,10 +419,18 @@ def main() -> None:
             factors[key] = int(factor)
         if any(w < 0 for w in args.weights) or not any(args.weights):
             parser.error(f"--weights must be >= 0 and not all zero, got {args.weights}")
+        if args.init_from and (args.l_max is not None or args.r_max is not None):
+            parser.error("--l-max/--r-max set the architecture of a student trained from "
+                         "scratch; a fine-tune (--init-from) keeps its parent's")
+        l_max = 1 if args.l_max is None else args.l_max
+        r_max = 5.0 if args.r_max is None else args.r_max
+        if l_max < 0 or r_max <= 0 or args.batch_size < 1:
+            parser.error(f"need --l-max >= 0, --r-max > 0 Å and --batch-size >= 1, got "
+                         f"{l_max}, {r_max} and {args.batch_size}")
         print(train_student(args.name, args.features, args.epochs, args.seed,
                             args.init_from, tuple(args.extra), args.lr, args.core_repulsion,
                             args.layers, args.forces_loss, args.huber_delta, args.deepen_after,
-                            factors, tuple(args.weights)))
+                            factors, tuple(args.weights), l_max, r_max, args.batch_size))
 
 
 if __name__ == "__main__":
