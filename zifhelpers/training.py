@@ -704,7 +704,8 @@ def table1(ours, paper: dict | None = None):
 #: then with a Huber force loss (``nequip-w32h``), then one layer deeper
 #: (:mod:`zifhelpers.deepening`) and fine-tuned (``nequip-w32d``), and that one
 #: fine-tuned further at a lower learning rate (``nequip-w32e``), and that one fine-tuned
-#: with the hot-glass and teacher-MD frames weighed more (``nequip-w32g``).
+#: with the hot-glass and teacher-MD frames weighed more (``nequip-w32g``), and that one
+#: with the energy loss weighed a quarter and the hot frames weighed more still (``nequip-w32j``).
 DEPLOYED = {"nequip": "student_nequip.ckpt", "allegro": "student_allegro.ckpt",
             "nequip-distilled": "student_nequip_distilled.ckpt",
             "nequip-zbl": "student_nequip_zbl.ckpt", "nequip-zbl2": "student_nequip_zbl2.ckpt",
@@ -713,7 +714,8 @@ DEPLOYED = {"nequip": "student_nequip.ckpt", "allegro": "student_allegro.ckpt",
             "nequip-w32h": "student_nequip_w32h.ckpt",
             "nequip-w32d": "student_nequip_w32d.ckpt",
             "nequip-w32e": "student_nequip_w32e.ckpt",
-            "nequip-w32g": "student_nequip_w32g.ckpt"}
+            "nequip-w32g": "student_nequip_w32g.ckpt",
+            "nequip-w32j": "student_nequip_w32j.ckpt"}
 
 
 def deployed_model(name: str = "nequip", models_dir: str | os.PathLike | None = None,
