@@ -164,3 +164,6 @@ def test_check_recipe_records_then_refuses_a_changed_recipe(tmp_path):
     path.write_text("{not json")
     with pytest.raises(ValueError, match="not a JSON recipe"):
         dataset.check_recipe(path, recipe)
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="expected a JSON object .* found list"):
+        dataset.check_recipe(path, recipe)

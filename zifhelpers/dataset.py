@@ -301,6 +301,9 @@ def check_recipe(path: str | os.PathLike, recipe: dict) -> Path:
         stored = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not a JSON recipe ({err})") from None
+    if not isinstance(stored, dict):
+        raise ValueError(f"{path}: expected a JSON object (field: value), found "
+                         f"{type(stored).__name__}")
     diffs = [f"{key}: recorded {stored.get(key)!r}, requested {wanted.get(key)!r}"
              for key in sorted(set(stored) | set(wanted)) if stored.get(key) != wanted.get(key)]
     if diffs:
