@@ -277,3 +277,9 @@ def test_shipped_students_are_standalone_and_small():
             model["type_names"]), name
     with pytest.raises(ValueError, match="no deployed student 'mace'"):
         training.deployed_model("mace")
+    # retired students are neither shipped nor silently missing: the error says how to restore one
+    assert not set(training.RETIRED) & set(training.DEPLOYED)
+    for name, file in training.RETIRED.items():
+        assert not (folder / file).exists(), f"{file} is retired but still in data/models"
+    with pytest.raises(FileNotFoundError, match="git show 72ec5c9:data/models/student_nequip_w32b.ckpt"):
+        training.deployed_model("nequip-w32b")
