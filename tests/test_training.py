@@ -279,7 +279,7 @@ def test_shipped_students_are_standalone_and_small():
         training.deployed_model("mace")
     # retired students are neither shipped nor silently missing: the error says how to restore one
     assert not set(training.RETIRED) & set(training.DEPLOYED)
-    for name, file in training.RETIRED.items():
+    for file in training.RETIRED.values():
         assert not (folder / file).exists(), f"{file} is retired but still in data/models"
     with pytest.raises(FileNotFoundError, match="git show 72ec5c9:data/models/student_nequip_w32b.ckpt"):
         training.deployed_model("nequip-w32b")
