@@ -235,6 +235,12 @@ def test_fine_tune_then_standalone_checkpoint_needs_no_parent(tmp_path, copper_s
     assert saved["hyper_parameters"]["model"]["num_features"] == 8
     (tmp_path / "parent").rename(tmp_path / "moved_away")
     np.testing.assert_allclose(energies(flat), e_tuned, rtol=0, atol=1e-5)
+    # the fine-tune started from its own standalone copy of the parent: the run folder
+    # still loads with the parent gone, and only losing that copy orphans it
+    used = yaml.safe_load((tmp_path / "tuned" / "config.yaml").read_text())
+    assert used["training_module"]["model"]["checkpoint_path"] == str(tmp_path / "tuned" / "parent.ckpt")
+    np.testing.assert_allclose(energies(tuned), e_tuned, rtol=0, atol=1e-5)
+    (tmp_path / "tuned" / "parent.ckpt").unlink()
     with pytest.raises(FileNotFoundError, match="parent checkpoint .* is missing"):
         training.standalone_checkpoint(tuned, tmp_path / "again.ckpt")
     # a file to ship: EMA weights stored once, no optimizer state, the same predictions

@@ -277,9 +277,27 @@ def train(spec: TrainingSpec, workdir: str | os.PathLike, log: bool = True) -> P
     """Train (or resume) in ``workdir``; returns the path of ``best.ckpt``.
 
     A run folder holding ``last.ckpt`` is resumed from it (same config).
+    A fine-tune (``spec.init_from``) first copies its parent into
+    ``workdir/parent.ckpt`` with :func:`standalone_checkpoint` and starts from
+    that copy, so the run folder never depends on a file outside it (a parent
+    moved, deleted or retired later does not orphan the run's checkpoints).
     Raises RuntimeError with the tail of nequip's log when training fails.
     """
+    from dataclasses import replace
+
     workdir = Path(workdir).resolve()
+    if spec.init_from:
+        pinned = workdir / "parent.ckpt"
+        if Path(spec.init_from).resolve() != pinned:
+            if not pinned.is_file():
+                if not Path(spec.init_from).is_file():
+                    raise FileNotFoundError(
+                        f"TrainingSpec.init_from: no checkpoint at {Path(spec.init_from).resolve()}")
+                workdir.mkdir(parents=True, exist_ok=True)
+                tmp = pinned.with_name("parent.tmp.ckpt")
+                standalone_checkpoint(spec.init_from, tmp)
+                os.replace(tmp, pinned)
+            spec = replace(spec, init_from=str(pinned))
     config = write_config(spec, workdir / "config.yaml")
     part = len(list((workdir / "logs").glob("part*")))  # one CSV log per (re)start
     cmd = [_nequip_script("nequip-train"), "-cp", str(workdir), "-cn", config.stem,
