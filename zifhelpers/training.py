@@ -713,23 +713,24 @@ def table1(ours, paper: dict | None = None):
 #: Students shipped in ``data/models`` (see its README), name -> file: the round-1
 #: NequIP and Allegro students of the active-learning loop; ``nequip-zbl3``, the
 #: 16-feature NequIP student with the core-repulsion wall after three distillation
-#: rounds (the fastest that holds 10 ps at 1500 K); and ``nequip-w32k``, the
+#: rounds (the fastest that holds 10 ps at 1500 K); and ``nequip-w32m``, the
 #: 32-feature, 4-layer student closest to the published model.
 DEPLOYED = {"nequip": "student_nequip.ckpt", "allegro": "student_allegro.ckpt",
             "nequip-zbl3": "student_nequip_zbl3.ckpt",
-            "nequip-w32k": "student_nequip_w32k.ckpt"}
+            "nequip-w32m": "student_nequip_w32m.ckpt"}
 
 #: Intermediate students of the distillation lineage, retired from ``data/models``
 #: to keep the checkout lean (their benchmark files stay in ``benchmarks/results``).
-#: Each is in the git history at :data:`RETIRED_AT`; restore the file into
+#: Each is in the git history at its commit in :data:`RETIRED_AT`; restore the file into
 #: ``data/models`` and :func:`deployed_model` accepts its name again.
 RETIRED = {"nequip-distilled": "student_nequip_distilled.ckpt",
            "nequip-zbl": "student_nequip_zbl.ckpt", "nequip-zbl2": "student_nequip_zbl2.ckpt",
            "nequip-w32": "student_nequip_w32.ckpt", "nequip-w32b": "student_nequip_w32b.ckpt",
            "nequip-w32h": "student_nequip_w32h.ckpt", "nequip-w32d": "student_nequip_w32d.ckpt",
            "nequip-w32e": "student_nequip_w32e.ckpt", "nequip-w32g": "student_nequip_w32g.ckpt",
-           "nequip-w32j": "student_nequip_w32j.ckpt"}
-RETIRED_AT = "72ec5c9"
+           "nequip-w32j": "student_nequip_w32j.ckpt", "nequip-w32k": "student_nequip_w32k.ckpt"}
+#: Retired student name -> a commit whose ``data/models`` still holds its file.
+RETIRED_AT = {name: "72ec5c9" for name in RETIRED} | {"nequip-w32k": "bb3d115"}
 
 
 def deployed_model(name: str = "nequip", models_dir: str | os.PathLike | None = None,
@@ -757,7 +758,7 @@ def deployed_model(name: str = "nequip", models_dir: str | os.PathLike | None = 
     if name in RETIRED and not ckpt.is_file():
         raise FileNotFoundError(
             f"{ckpt}: student {name!r} was retired from data/models to keep the repository "
-            f"lean; restore it with `git show {RETIRED_AT}:data/models/{ckpt.name} > "
+            f"lean; restore it with `git show {RETIRED_AT[name]}:data/models/{ckpt.name} > "
             f"{ckpt}` (or use one of {sorted(DEPLOYED)})")
     if not ckpt.is_file():
         raise FileNotFoundError(f"{ckpt}: deployed {name} student not found (made by "
