@@ -297,9 +297,10 @@ def test_shipped_students_are_standalone_and_small():
     assert set(training.RETIRED_AT) == set(training.RETIRED)
     # where the checkout has its history, each named commit really holds the retired file
     root = folder.parents[1]
-    shallow = subprocess.run(["git", "-C", str(root), "rev-parse", "--is-shallow-repository"],
-                             capture_output=True, text=True) if shutil.which("git") else None
-    if (root / ".git").exists() and shallow is not None and shallow.stdout.strip() == "false":
+    has_history = shutil.which("git") and (root / ".git").exists() and subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--is-shallow-repository"],
+        capture_output=True, text=True).stdout.strip() == "false"
+    if has_history:
         for name, file in training.RETIRED.items():
             where = f"{training.RETIRED_AT[name]}:data/models/{file}"
             found = subprocess.run(["git", "-C", str(root), "cat-file", "-e", where],

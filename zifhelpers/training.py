@@ -273,6 +273,20 @@ def _nequip_script(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
+def _pinned_parent(init_from: str | os.PathLike, workdir: Path) -> Path:
+    """``workdir/parent.ckpt``: a standalone copy of a fine-tune's parent, made once."""
+    pinned = workdir / "parent.ckpt"
+    if Path(init_from).resolve() == pinned or pinned.is_file():
+        return pinned
+    if not Path(init_from).is_file():
+        raise FileNotFoundError(f"TrainingSpec.init_from: no checkpoint at {Path(init_from).resolve()}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    tmp = pinned.with_name("parent.tmp.ckpt")
+    standalone_checkpoint(init_from, tmp)
+    os.replace(tmp, pinned)  # a crash mid-copy leaves no half-written parent.ckpt
+    return pinned
+
+
 def train(spec: TrainingSpec, workdir: str | os.PathLike, log: bool = True) -> Path:
     """Train (or resume) in ``workdir``; returns the path of ``best.ckpt``.
 
@@ -287,17 +301,7 @@ def train(spec: TrainingSpec, workdir: str | os.PathLike, log: bool = True) -> P
 
     workdir = Path(workdir).resolve()
     if spec.init_from:
-        pinned = workdir / "parent.ckpt"
-        if Path(spec.init_from).resolve() != pinned:
-            if not pinned.is_file():
-                if not Path(spec.init_from).is_file():
-                    raise FileNotFoundError(
-                        f"TrainingSpec.init_from: no checkpoint at {Path(spec.init_from).resolve()}")
-                workdir.mkdir(parents=True, exist_ok=True)
-                tmp = pinned.with_name("parent.tmp.ckpt")
-                standalone_checkpoint(spec.init_from, tmp)
-                os.replace(tmp, pinned)
-            spec = replace(spec, init_from=str(pinned))
+        spec = replace(spec, init_from=str(_pinned_parent(spec.init_from, workdir)))
     config = write_config(spec, workdir / "config.yaml")
     part = len(list((workdir / "logs").glob("part*")))  # one CSV log per (re)start
     cmd = [_nequip_script("nequip-train"), "-cp", str(workdir), "-cn", config.stem,
