@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .profiles import PROFILES
+
 
 def _parse_param(text: str) -> tuple[str, object]:
     import yaml
@@ -20,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute notebooks with papermill")
     run.add_argument("notebooks", nargs="*", help="e.g. 00 03_validation (default: all)")
-    run.add_argument("--profile", default="smoke", choices=["smoke", "quick", "paper"])
+    run.add_argument("--profile", default="smoke", choices=list(PROFILES))
     run.add_argument("--output", default=None, help="output folder (default runs/PROFILE)")
     run.add_argument("--figures-dir", default=None, help="where figures go")
     run.add_argument(

@@ -223,6 +223,9 @@ def load_calculator(
         (:class:`LegacyNequIPCalculator`).
         ``"emt"``: ASE's effective-medium potential, a fast toy for tests and
         teaching (metals; meaningless for ZIFs).
+        A shipped student's name (``zifhelpers.training.DEPLOYED``, e.g.
+        ``"nequip-w32m"``): compiled on first use and cached
+        (:func:`zifhelpers.training.deployed_model`).
         A path: a nequip 0.5.x/0.6.x deployed TorchScript model (read by
         :class:`LegacyNequIPCalculator`), or a nequip >= 0.7 compiled model
         (``.nequip.pth`` TorchScript or ``.nequip.pt2`` AOT Inductor, NequIP or
@@ -247,6 +250,13 @@ def load_calculator(
         return LegacyNequIPCalculator(
             published_model_path(), device=device, dtype=dtype, **kwargs
         )
+    from .training import DEPLOYED
+
+    if str(spec) in DEPLOYED:  # a student shipped in data/models, e.g. "nequip-w32m"
+        from .training import deployed_model
+
+        return load_calculator(deployed_model(str(spec), device=device or "cpu"),
+                               device=device, dtype=dtype, **kwargs)
     if str(spec) == "published":
         from .convert import converted_published_model
 
