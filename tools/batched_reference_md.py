@@ -255,31 +255,44 @@ def run(args) -> None:
 def analyse(args) -> None:
     from zifhelpers.mechanics import block_average, fit_birch_murnaghan2
 
-    data = np.load(args.input)
-    meta = json.loads(str(data["meta"]))
-    labels = [str(x) for x in data["labels"]]
-    pressure = data["pressure_GPa"]  # (steps, replicas)
-    dt = meta["timestep_fs"]
+    # a replica's series: its columns in each input, in order (later inputs are
+    # continuations made with --restart)
+    series: dict[str, list[np.ndarray]] = {}
+    temps: dict[str, list[np.ndarray]] = {}
+    volumes: dict[str, float] = {}
+    metas = []
+    for path in args.input:
+        data = np.load(path)
+        meta = json.loads(str(data["meta"]))
+        metas.append(meta)
+        labels = [str(x) for x in data["labels"]]
+        for k, label in enumerate(labels):
+            series.setdefault(label, []).append(data["pressure_GPa"][:, k])
+            temps.setdefault(label, []).append(data["temperature_K"][:, k])
+            volumes[label] = float(abs(np.linalg.det(data["cells"][k])))
+        numbers = data["numbers"]
+    dt = metas[0]["timestep_fs"]
+    if any(m["timestep_fs"] != dt for m in metas):
+        raise ValueError(f"{args.input}: the inputs have different time steps")
     skip = int(round(args.equilibrate_ps * 1000 / dt))
-    if skip >= len(pressure) - 10:
-        raise ValueError(f"{args.input}: {len(pressure)} steps, not enough after "
-                         f"{args.equilibrate_ps} ps of equilibration")
-    volumes = np.abs(np.linalg.det(data["cells"]))
-    numbers = data["numbers"]
     mass_amu = sum(MASSES[int(z)] for z in numbers)
     systems: dict[str, dict] = {}
     rows = []
-    for k, label in enumerate(labels):
+    for label, parts in series.items():
+        pressure = np.concatenate(parts)
+        if skip >= len(pressure) - 100:
+            raise ValueError(f"{label}: {len(pressure)} steps, too few after "
+                             f"{args.equilibrate_ps} ps of equilibration")
         name, strain = label.split()
-        mean, err = block_average(pressure[skip:, k], n_blocks=10)
-        temp = float(data["temperature_K"][skip:, k].mean())
-        rows.append({"system": name, "strain": float(strain), "volume_A3": float(volumes[k]),
+        mean, err = block_average(pressure[skip:], n_blocks=10)
+        rows.append({"system": name, "strain": float(strain), "volume_A3": volumes[label],
                      "pressure_GPa": float(mean), "pressure_err_GPa": float(err),
-                     "temperature_K": temp})
-        systems.setdefault(name, {"V": [], "P": [], "dP": []})
-        systems[name]["V"].append(volumes[k])
-        systems[name]["P"].append(mean)
-        systems[name]["dP"].append(err)
+                     "temperature_K": float(np.concatenate(temps[label])[skip:].mean()),
+                     "production_ps": (len(pressure) - skip) * dt / 1000})
+        s = systems.setdefault(name, {"V": [], "P": [], "dP": []})
+        s["V"].append(volumes[label])
+        s["P"].append(mean)
+        s["dP"].append(err)
     fits = {}
     for name, s in systems.items():
         fit = fit_birch_murnaghan2(np.array(s["V"]), np.array(s["P"]), np.array(s["dP"]),
@@ -288,14 +301,13 @@ def analyse(args) -> None:
     result = {
         "method": "NVT P(V) at 300 K, second-order Birch-Murnaghan fit",
         "potential": "published NequIP model (reference), nequip 0.5.6 TorchScript file",
-        "run": {**meta, "equilibrate_ps": args.equilibrate_ps,
-                "production_ps": (len(pressure) - skip) * dt / 1000},
-        "points": rows, "fits": fits,
+        "equilibrate_ps": args.equilibrate_ps,
+        "runs": metas, "points": rows, "fits": fits,
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
     for name, fit in fits.items():
-        print(name, {k: fit[k] for k in fit if not isinstance(fit[k], list)})
+        print(name, {k: round(fit[k], 4) for k in fit if isinstance(fit[k], float)})
 
 
 def main(argv=None) -> None:
@@ -324,7 +336,8 @@ def main(argv=None) -> None:
     p.add_argument("--device")
     p.add_argument("--restart", help="output .npz of an earlier run: start from its last state")
     p = sub.add_parser("analyse")
-    p.add_argument("--input", required=True)
+    p.add_argument("--input", required=True, nargs="+",
+                   help="run outputs; later ones continue earlier ones (--restart)")
     p.add_argument("--output", required=True)
     p.add_argument("--equilibrate-ps", type=float, default=2.0)
     args = parser.parse_args(argv)
