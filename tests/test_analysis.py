@@ -103,3 +103,43 @@ def test_pore_volume_of_the_crystal_matches_the_paper_within_mc_noise(crystal):
     assert abs(one["total_fraction"] - two["total_fraction"]) < 4 * sigma + 1e-3
     # no pore for a probe larger than the windows and cavities
     assert analysis.pore_volume(crystal, probe_radius=3.5)["total_cm3_kg"] == 0.0
+
+
+def test_density_uses_real_masses_whatever_the_run_used(crystal):
+    # the crystal's density (Table 2 and notebook 00: 1.21 g/cm3 for the Lewis cell);
+    # an MD frame with hydrogens at 4 amu must give the same
+    heavy = crystal.copy()
+    masses = heavy.get_masses()
+    masses[heavy.numbers == 1] = 4.0
+    heavy.set_masses(masses)
+    assert analysis.density(heavy) == pytest.approx(analysis.density(crystal), rel=1e-12)
+    assert 1.15 < analysis.density(crystal) < 1.27
+
+
+def test_pmf_barrier_of_a_double_well_recovers_its_height():
+    r = np.linspace(1.5, 5.0, 351)
+    # two wells at 2.0 and 4.0 A, a barrier of 26 kJ/mol at 3.0 A above the first well
+    free = 26.0 * np.sin(np.pi * (r - 2.0) / 2.0) ** 2
+    free[r > 3.0] = 26.0 - 6.0 * np.sin(np.pi * (r[r > 3.0] - 3.0) / 2.0) ** 2
+    free[r < 2.0] = 40.0 * (2.0 - r[r < 2.0])
+    out = analysis.pmf_barrier(r, free)
+    assert out["barrier"] == pytest.approx(26.0, abs=1e-6)
+    assert out["r_first_A"] == pytest.approx(2.0, abs=0.011)
+    assert out["r_barrier_A"] == pytest.approx(3.0, abs=0.011)
+    assert out["r_second_A"] == pytest.approx(4.0, abs=0.011)
+
+
+def test_pmf_barrier_is_infinite_across_an_unsampled_gap(crystal):
+    # in the crystal no Zn-N distance lies between the bond (2 A) and the ring's far N:
+    # g = 0 there, so no finite barrier
+    r, g = analysis.rdf(crystal, "Zn", "N", r_max=6.0, n_bins=240)
+    out = analysis.pmf_barrier(r, analysis.pmf(g, 300.0))
+    assert out["barrier"] == np.inf
+    assert 1.9 < out["r_first_A"] < 2.1
+
+
+def test_pmf_barrier_refuses_bad_input():
+    with pytest.raises(ValueError, match="one length"):
+        analysis.pmf_barrier(np.arange(3.0), np.arange(4.0))
+    with pytest.raises(ValueError, match="no finite value"):
+        analysis.pmf_barrier(np.arange(3.0), np.full(3, np.nan))

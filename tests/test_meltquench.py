@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from ase.build import bulk
 
 from zifhelpers import meltquench
 from zifhelpers.data import load_structure
-from zifhelpers.md import read_thermo
+from zifhelpers.md import read_thermo, read_trajectory
 
 
 def test_paper_protocol_schedule():
@@ -75,9 +77,15 @@ def test_attempt_reports_a_broken_linker_and_does_not_rerun(tmp_path):
     broken.positions[h] += [0.0, 0.0, 3.0]  # an H torn off its imidazolate
     soft = LennardJones(sigma=0.5, epsilon=1e-4, rc=1.5)
     out = _tiny(1400.0).attempt(broken, tmp_path / "mq", calculator="soft", frame_every=2,
-                                integrity_every=2, progress=False, calc=soft)
+                                integrity_every=2, integrity_confirm_fs=0.0, progress=False,
+                                calc=soft)
     assert out["state"] == "stopped" and "broken linkers" in out["reason"]
     assert out["stage_reached"] == "prepare" and "verdict" not in out
+    # confirmed over 50 fs (the default), a run shorter than that still stops for a
+    # break that lasts to its end
+    late = _tiny(1400.0).attempt(broken, tmp_path / "late", calculator="soft", frame_every=2,
+                                 integrity_every=2, progress=False, calc=soft)
+    assert late["state"] == "stopped" and "still broken at the end of the run" in late["reason"]
     stamp = (tmp_path / "mq" / "thermo.csv").stat().st_mtime_ns
     again = _tiny(1400.0).attempt(broken, tmp_path / "mq", calculator="soft", calc=object())
     assert again["reason"] == out["reason"]
@@ -90,3 +98,49 @@ def test_attempt_reports_a_broken_linker_and_does_not_rerun(tmp_path):
     assert done["max_target_K"] == pytest.approx(1400.0)
     assert done["metrics"] == meltquench.disorder_metrics(done["frames"][-1], done["frames"][0])
     assert done["verdict"] == meltquench.verdict(done["metrics"])
+
+
+def test_heavier_hydrogens_are_used_by_the_run_and_recorded(tmp_path):
+    from ase.calculators.lj import LennardJones
+
+    crystal = load_structure("crystal")
+    protocol = meltquench.MeltQuench(t_max_K=600.0, rate_K_per_ps=1e6, prepare_ps=0.004,
+                                     plateau_ps=0.002, equilibrate_ps=0.002, supercell=(1, 1, 1),
+                                     timestep_fs=2.0, hydrogen_mass_amu=4.0)
+    soft = LennardJones(sigma=0.5, epsilon=1e-4, rc=1.5)
+    folder = protocol.run(crystal, tmp_path / "mq", calculator="soft", frame_every=1,
+                          integrity_every=0, progress=False, calc=soft)
+    recipe = json.loads((folder / "run.json").read_text())
+    assert recipe["hydrogen_mass_amu"] == 4.0
+    assert recipe["schedule"]["timestep_fs"] == 2.0
+    frame = read_trajectory(folder)[-1]
+    # the run used 4 amu; its frames, and so the material's density, keep the real masses
+    assert frame.get_masses()[frame.numbers == 1] == pytest.approx(1.008)
+    from zifhelpers.analysis import density
+
+    assert density(frame) == pytest.approx(density(crystal), rel=1e-9)
+
+
+def test_count_transients(tmp_path):
+    assert meltquench.count_transients(tmp_path) == 0
+    (tmp_path / "transients.csv").write_text("step,time_ps,healed_step,what\n10,0.1,12,C-H\n"
+                                             "30,0.3,31,C-H\n")
+    assert meltquench.count_transients(tmp_path) == 2
+
+
+def test_glass_at_300K_is_one_resumable_production_stage(tmp_path):
+    from ase.calculators.lj import LennardJones
+
+    crystal = load_structure("crystal")
+    soft = LennardJones(sigma=0.5, epsilon=1e-4, rc=1.5)
+    folder = meltquench.glass_at_300K(crystal, tmp_path / "g", "soft", production_ps=0.004,
+                                      timestep_fs=1.0, hydrogen_mass_amu=4.0, frame_every=1,
+                                      progress=False, calc=soft)
+    frames = read_trajectory(folder)
+    assert {f.info["stage"] for f in frames} == {"production"}
+    assert len(frames) == 5  # steps 0..4
+    stamp = (folder / "thermo.csv").stat().st_mtime_ns
+    meltquench.glass_at_300K(crystal, tmp_path / "g", "soft", production_ps=0.004,
+                             timestep_fs=1.0, hydrogen_mass_amu=4.0, frame_every=1,
+                             progress=False, calc=soft)
+    assert (folder / "thermo.csv").stat().st_mtime_ns == stamp  # finished: read back

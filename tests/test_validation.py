@@ -56,3 +56,32 @@ def test_compare_potentials_shares_runs_and_measures_each(tmp_path):
     assert p["rings"] == {8: 4.0, 12: 16.0, 16: 32.0}
     with pytest.raises(ValueError, match="glass42_300K"):
         validation.compare_potentials({"a": "soft"}, ["glass42_300K"], tmp_path, 0.002)
+
+
+def test_reference_on_frames_measures_a_known_bias():
+    """A sampler whose LJ well is 10 % deeper: forces and virial pressure 10 % larger."""
+    from ase.build import bulk
+    from ase.calculators.lj import LennardJones
+
+    rng = np.random.default_rng(3)
+    frames = []
+    for _ in range(4):
+        a = bulk("Ar", "fcc", a=5.4, cubic=True).repeat(2)
+        a.rattle(0.1, rng=rng)
+        frames.append(a)
+    ref = LennardJones(sigma=3.4, epsilon=0.0104, rc=8.0)
+    sampler = LennardJones(sigma=3.4, epsilon=0.0104 * 1.1, rc=8.0)
+    out = validation.reference_on_frames(frames, ref, sampler, progress=False)
+    assert out["n_frames"] == 4
+    assert out["pressure_sampler_mean_GPa"] == pytest.approx(1.1 * out["pressure_ref_mean_GPa"])
+    assert out["pressure_bias_GPa"] == pytest.approx(0.1 * out["pressure_ref_mean_GPa"])
+    mae_ref = np.mean([1e3 * np.abs(_forces(f, ref)).mean() for f in frames])
+    assert out["force_mae_mean_meV_A"] == pytest.approx(0.1 * mae_ref)
+    with pytest.raises(ValueError, match="no frames"):
+        validation.reference_on_frames([], ref, sampler)
+
+
+def _forces(atoms, calc):
+    atoms = atoms.copy()
+    atoms.calc = calc
+    return atoms.get_forces()

@@ -1,4 +1,4 @@
-"""Command line: ``python -m zifhelpers {run,fetch,md-resume,convert-published} ...``."""
+"""Command line: ``python -m zifhelpers {run,fetch,md-resume,convert-published,report} ...``."""
 
 from __future__ import annotations
 
@@ -43,7 +43,20 @@ def main(argv: list[str] | None = None) -> int:
                       help="also compile it (AOT Inductor) and copy the result here")
     conv.add_argument("--device", default=None, help="cpu or cuda (default: cuda if visible)")
     conv.add_argument("--target", default="ase", help="nequip-compile target: ase, batch, ...")
+    rep = sub.add_parser("report", help="write REPRODUCTION.md from the committed results")
+    rep.add_argument("--check", action="store_true",
+                     help="only compare: exit 1 when REPRODUCTION.md is out of date")
     args = parser.parse_args(argv)
+
+    if args.command == "report":
+        from .report import write_report
+
+        path, current = write_report(check=args.check)
+        if not current:
+            print(f"{path} is out of date: run `python -m zifhelpers report`", file=sys.stderr)
+            return 1
+        print(f"{path} {'is up to date' if args.check else 'written'}")
+        return 0
 
     if args.command == "convert-published":
         return _convert_published(args)

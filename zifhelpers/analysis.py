@@ -26,6 +26,7 @@ __all__ = [
     "structure_summary",
     "rdf",
     "pmf",
+    "pmf_barrier",
     "bond_angles",
     "angle_distribution",
     "msd",
@@ -107,8 +108,16 @@ def coordination(
 
 
 def density(atoms: Atoms) -> float:
-    """Mass density in g/cm³."""
-    return float(atoms.get_masses().sum() / atoms.get_volume() * AMU_PER_A3_TO_G_PER_CM3)
+    """Mass density in g/cm³, with the standard atomic masses of the elements.
+
+    Masses stored on ``atoms`` are ignored on purpose: an MD run with heavier
+    hydrogens (``MDRun(hydrogen_mass_amu=4)``) writes them to its frames, and
+    the density of the material is that of the real atoms.
+    """
+    from ase.data import atomic_masses
+
+    return float(atomic_masses[atoms.numbers].sum() / atoms.get_volume()
+                 * AMU_PER_A3_TO_G_PER_CM3)
 
 
 def structure_summary(atoms: Atoms, cutoff: float = 2.5) -> dict[str, float | str | int]:
@@ -186,6 +195,44 @@ def pmf(g: np.ndarray, temperature: float, units: str = "kJ/mol") -> np.ndarray:
         free = -kB * temperature * (np.log(g) - np.log(g.max()))
     free[~np.isfinite(free)] = np.nan
     return free * EV_TO_KJ_PER_MOL if units == "kJ/mol" else free
+
+
+def pmf_barrier(r: np.ndarray, free: np.ndarray, min_gap: float = 1.0) -> dict[str, float]:
+    """First free-energy barrier of a radial PMF, e.g. Zn–N (the paper: ≈ 26 kJ/mol).
+
+    The first well is the PMF's minimum (zero, at the maximum of g(r)); the
+    second well is the lowest point at least ``min_gap`` Å beyond it; the
+    barrier is the highest PMF value between the two, measured from the
+    first well. Where g(r) = 0 somewhere between the wells (PMF NaN: never
+    sampled, as in a crystal at 300 K), the barrier is ``inf``.
+
+    Returns
+    -------
+    dict
+        ``barrier`` (units of ``free``), ``r_barrier_A``, ``r_first_A``,
+        ``r_second_A``.
+    """
+    r = np.asarray(r, dtype=float)
+    free = np.asarray(free, dtype=float)
+    if r.shape != free.shape or r.ndim != 1:
+        raise ValueError(f"pmf_barrier: r and free must be 1-D of one length, got "
+                         f"{r.shape} and {free.shape}")
+    if not np.isfinite(free).any():
+        raise ValueError("pmf_barrier: the PMF has no finite value")
+    first = int(np.nanargmin(free))
+    beyond = np.flatnonzero(r >= r[first] + min_gap)
+    if not beyond.size or not np.isfinite(free[beyond]).any():
+        raise ValueError(f"pmf_barrier: no sampled point {min_gap} Å beyond the first well "
+                         f"at {r[first]:.2f} Å (r reaches {r[-1]:.2f} Å)")
+    second = int(beyond[np.nanargmin(free[beyond])])
+    between = free[first:second + 1]
+    if np.isnan(between).any():
+        top = first + int(np.flatnonzero(np.isnan(between))[0])
+        return {"barrier": float("inf"), "r_barrier_A": float(r[top]),
+                "r_first_A": float(r[first]), "r_second_A": float(r[second])}
+    top = first + int(np.argmax(between))
+    return {"barrier": float(free[top] - free[first]), "r_barrier_A": float(r[top]),
+            "r_first_A": float(r[first]), "r_second_A": float(r[second])}
 
 
 def bond_angles(

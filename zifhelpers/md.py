@@ -792,6 +792,16 @@ class MDRun:
                 bar.set_postfix(T=f"{self.atoms.get_temperature():.0f}K")
             bar.update(1)
         bar.close()
+        if self.step == total and self._pending_break is not None:
+            # the run ended inside a confirmation window: a break still there at the
+            # last step is a break, not a vibration the window would have seen heal
+            step, t_fs, seen, seen_atoms = self._pending_break
+            problem, atoms = self._integrity_problem()
+            if problem and (bool(atoms & seen_atoms) or (not atoms and not seen_atoms)):
+                self._stop(f"broken linkers: {problem} (found at step {step}, still broken "
+                           f"at the end of the run, {self._elapsed_fs() - t_fs:.0f} fs "
+                           f"after)")
+            self._pending_break = None
         if dyn is not None and self.step % every:  # unrecorded tail before max_steps
             self._save_checkpoint(dyn)
         self._pending_state = self._dyn_state(dyn) if dyn is not None else self._pending_state

@@ -93,11 +93,13 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "protocol": {"supercell": (1, 1, 1), "rate_K_per_ps": 400000.0, "prepare_ps": 0.002,
                          "plateau_ps": 0.002, "equilibrate_ps": 0.004},
             "frame_every": 2, "integrity_every": 4, "ring_every": 1, "pore_every": 2,
+            "glass_300K": {"production_ps": 0.004, "frame_every": 2, "reference_frames": 2},
         },
         "quick": {
             "protocol": {"supercell": (1, 1, 1), "rate_K_per_ps": 6000.0, "prepare_ps": 0.05,
                          "plateau_ps": 0.1, "equilibrate_ps": 0.1},
             "frame_every": 20, "integrity_every": 100, "ring_every": 1, "pore_every": 2,
+            "glass_300K": {"production_ps": 0.1, "frame_every": 20, "reference_frames": 5},
         },
         "cpu": {
             # the paper's schedule shape on one cell: 50 ps at 1500 K as in the paper (a
@@ -107,10 +109,13 @@ _SETTINGS: dict[str, dict[str, dict]] = {
                          "hot_timestep_fs": 2.0, "hydrogen_mass_amu": 4.0},
             "potential": "nequip-w32m",
             "frame_every": 500, "integrity_every": 250, "ring_every": 1, "pore_every": 2,
+            # 20 ps at 300 K, frames every 100 fs as the paper; the reference on 50 of them
+            "glass_300K": {"production_ps": 20.0, "frame_every": 50, "reference_frames": 50},
         },
         "paper": {
             "protocol": {},
             "frame_every": 200, "integrity_every": 1000, "ring_every": 10, "pore_every": 100,
+            "glass_300K": {"production_ps": 100.0, "frame_every": 200, "reference_frames": 50},
         },
     },
     "05_mechanics": {

@@ -18,6 +18,7 @@ __all__ = [
     "comparison_table",
     "environment_info",
     "aggregate",
+    "campaign_summary",
 ]
 
 
@@ -128,3 +129,33 @@ def aggregate(paths, keys: list[str] | None = None) -> pd.DataFrame:
     keys = keys or sorted(set.intersection(*(set(n) for n in numeric)))
     frame = pd.DataFrame([{k: n.get(k) for k in keys} for n in numeric], dtype=float)
     return pd.DataFrame({"mean": frame.mean(), "sd": frame.std(ddof=1), "n": frame.count()})
+
+
+def campaign_summary(paths, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Mean, standard deviation, standard error and values of ``keys`` over runs.
+
+    For the glasses of a campaign (one results JSON per seed). A value that is
+    missing, None or infinite in a run (e.g. a free-energy barrier that a short
+    run did not resolve) is left out of that key's statistics; ``n`` says how
+    many runs counted.
+
+    Returns
+    -------
+    dict
+        ``{key: {"mean", "sd", "sem", "n", "values"}}`` (sd and sem are None
+        for fewer than two values).
+    """
+    records = [read_results(p) for p in paths]
+    if not records:
+        raise ValueError("campaign_summary: no results files given")
+    out: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        values = [r["values"].get(key) for r in records]
+        finite = [float(v) for v in values if isinstance(v, (int, float))
+                  and not isinstance(v, bool) and math.isfinite(v)]
+        n = len(finite)
+        mean = sum(finite) / n if n else None
+        sd = (math.sqrt(sum((v - mean) ** 2 for v in finite) / (n - 1)) if n > 1 else None)
+        out[key] = {"mean": mean, "sd": sd, "sem": sd / math.sqrt(n) if sd is not None else None,
+                    "n": n, "values": values}
+    return out

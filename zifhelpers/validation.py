@@ -21,6 +21,7 @@ from .data import load_structure
 from .md import MDRun, Schedule, read_trajectory
 
 __all__ = [
+    "reference_on_frames",
     "System",
     "SYSTEMS",
     "latest_trained_model",
@@ -222,6 +223,53 @@ def compare_potentials(
                 ring_every=ring_every, pore_every=pore_every,
             )
     return props
+
+
+def reference_on_frames(frames: list[Atoms], reference, sampler, progress: bool = True) -> dict:
+    """"The student samples, the reference measures": both potentials on the same frames.
+
+    Each frame (e.g. decorrelated frames of a student's MD) is evaluated with
+    the ``sampler`` calculator (the potential that made the run) and with the
+    ``reference`` calculator. Pressures are static (virial only, no kinetic
+    term, GPa), so that their difference is the sampler's bias alone.
+
+    Returns
+    -------
+    dict
+        Per-frame lists ``pressure_ref_GPa``, ``pressure_sampler_GPa``,
+        ``force_mae_meV_A`` (sampler against reference, all atoms),
+        ``energy_diff_meV_atom`` (sampler − reference, per atom); and the
+        means ``pressure_ref_mean_GPa``, ``pressure_sampler_mean_GPa``,
+        ``pressure_bias_GPa`` (sampler − reference) with its standard error
+        ``pressure_bias_err_GPa``, ``force_mae_mean_meV_A``, and ``n_frames``.
+    """
+    from tqdm.auto import tqdm
+
+    if not frames:
+        raise ValueError("reference_on_frames: no frames given")
+    out: dict[str, list] = {k: [] for k in ("pressure_ref_GPa", "pressure_sampler_GPa",
+                                            "force_mae_meV_A", "energy_diff_meV_atom")}
+    for frame in tqdm(frames, desc="reference on sampled frames", disable=not progress):
+        values = {}
+        for label, calc in (("ref", reference), ("sampler", sampler)):
+            atoms = frame.copy()
+            atoms.calc = calc
+            values[label] = (atoms.get_potential_energy(), atoms.get_forces().copy(),
+                             -atoms.get_stress(voigt=True)[:3].mean() * 160.21766208)
+        out["pressure_ref_GPa"].append(float(values["ref"][2]))
+        out["pressure_sampler_GPa"].append(float(values["sampler"][2]))
+        out["force_mae_meV_A"].append(
+            float(1e3 * np.abs(values["sampler"][1] - values["ref"][1]).mean()))
+        out["energy_diff_meV_atom"].append(
+            float(1e3 * (values["sampler"][0] - values["ref"][0]) / len(frame)))
+    bias = np.array(out["pressure_sampler_GPa"]) - np.array(out["pressure_ref_GPa"])
+    n = len(frames)
+    return {**out, "n_frames": n,
+            "pressure_ref_mean_GPa": float(np.mean(out["pressure_ref_GPa"])),
+            "pressure_sampler_mean_GPa": float(np.mean(out["pressure_sampler_GPa"])),
+            "pressure_bias_GPa": float(bias.mean()),
+            "pressure_bias_err_GPa": float(bias.std(ddof=1) / np.sqrt(n)) if n > 1 else None,
+            "force_mae_mean_meV_A": float(np.mean(out["force_mae_meV_A"]))}
 
 
 def plot_local_structure(props: dict[str, dict], title: str = "", colors: dict | None = None):

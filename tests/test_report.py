@@ -1,0 +1,58 @@
+"""The reproduction report: built from committed results only, never out of date."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from zifhelpers import report
+from zifhelpers.paper import VALUES
+
+
+def _write(root, rel, record):
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record))
+
+
+def test_committed_report_matches_the_committed_results():
+    path, current = report.write_report(check=True)
+    assert current, f"{path} is out of date: run `python -m zifhelpers report` and commit it"
+
+
+def test_rows_verdicts_and_z(tmp_path):
+    ms = [report.Measurement("K_crystal", "results/a.json", "fits.K", "fits.dK", "ref", "run A"),
+          report.Measurement("cn_mlp_glass", "results/b.json", "v.cn", None, "student", "run B"),
+          report.Measurement("K_mlp_glasses", "results/c.json", "v.k", "v.dk", "student", "C"),
+          report.Measurement("rho0_crystal", "results/missing.json", "x", None, "ref", "D")]
+    _write(tmp_path, "results/a.json", {"fits": {"K": 1.30, "dK": 0.25}})
+    _write(tmp_path, "results/b.json", {"v": {"cn": 3.80}, "notes": {"cn_mlp_glass": "too short"}})
+    _write(tmp_path, "results/c.json", {"v": {"k": 3.5, "dk": 0.3}})
+    rows = {r["key"]: r for r in report.collect(tmp_path, ms)}
+    assert len(rows) == len(VALUES)
+    assert rows["K_crystal"]["verdict"] == "agrees"  # 23 % low, target 25 %
+    assert rows["K_crystal"]["z"] == pytest.approx((1.30 - 1.69) / 0.25)
+    assert rows["cn_mlp_glass"]["verdict"] == "differs"  # 0.13 off, target 0.05
+    assert rows["K_mlp_glasses"]["z"] == pytest.approx((3.5 - 3.24) / (0.3**2 + 0.72**2) ** 0.5)
+    assert rows["rho0_crystal"]["verdict"] == "not measured"
+    text = report.render(list(rows.values()))
+    assert "too short" in text and "**differs**" in text and "`results/a.json`" in text
+
+
+def test_a_results_file_without_the_named_field_is_an_error(tmp_path):
+    ms = [report.Measurement("K_crystal", "results/a.json", "fits.K", None, "ref", "run")]
+    _write(tmp_path, "results/a.json", {"fits": {"K0": 1.3}})
+    with pytest.raises(KeyError, match="results/a.json.*fits.K"):
+        report.collect(tmp_path, ms)
+    (tmp_path / "results/a.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        report.collect(tmp_path, ms)
+
+
+def test_check_mode_sees_a_stale_report(tmp_path):
+    (tmp_path / "REPRODUCTION.md").write_text("old\n")
+    _, current = report.write_report(tmp_path, check=True)
+    assert not current
+    report.write_report(tmp_path)
+    assert report.write_report(tmp_path, check=True)[1]
