@@ -8,6 +8,7 @@ from ase.units import kB
 from scipy.linalg import sqrtm
 
 from zifhelpers import mechanics
+from zifhelpers.md import read_trajectory
 
 
 def test_bm2_fit_recovers_k0_and_v0_from_noisy_data():
@@ -145,3 +146,30 @@ def test_finite_strain_runs_give_a_falling_pressure(tmp_path):
                                              equilibrate_ps=0.02, production_ps=0.06, frame_every=2,
                                              progress=False)
     assert cells.shape == (60, 3, 3)
+
+
+def test_finite_strain_runs_with_a_reference_correct_the_samplers_bias(tmp_path):
+    """Argon sampled with a 10 % deeper LJ well; the reference is the true one."""
+    from ase.build import bulk
+    from ase.calculators.lj import LennardJones
+
+    atoms = bulk("Ar", "fcc", a=5.3, cubic=True).repeat(2)
+    ref = LennardJones(sigma=3.4, epsilon=0.0104, rc=8.0)
+    sampler = LennardJones(sigma=3.4, epsilon=0.0104 * 1.1, rc=8.0)
+    table = mechanics.finite_strain_runs(atoms, tmp_path, calculator="lj", strains=(-0.02, 0.02),
+                                         temperature_K=40.0, equilibrate_ps=0.05,
+                                         production_ps=0.1, frame_every=5, progress=False,
+                                         calc=sampler, timestep_fs=2.0, reference=ref,
+                                         reference_frames=5)
+    assert {"pressure_ref_GPa", "bias_GPa", "force_mae_meV_A"} <= set(table.columns)
+    for strain, row in table.iterrows():
+        frames = [f for f in read_trajectory(tmp_path / f"strain{strain:+.3f}")
+                  if f.info["stage"] == "production"]
+        frames = frames[::max(1, len(frames) // 5)]  # the frames finite_strain_runs used
+        static = []
+        for f in frames:  # the sampler's static pressure is 1.1 x the reference's
+            f.calc = ref
+            static.append(-f.get_stress()[:3].mean() * 160.21766208)
+        assert row.bias_GPa == pytest.approx(0.1 * np.mean(static), rel=1e-6)
+        assert row.pressure_ref_GPa == pytest.approx(row.pressure_GPa - row.bias_GPa)
+        assert row.pressure_ref_err_GPa >= row.pressure_err_GPa

@@ -57,6 +57,10 @@ def test_notebook_04_reproduces(smoke_run):
     assert values["ring_disorder"] == 0.0 and values["zn_rmsd_A"] < 0.5
     assert values["intact_linkers"] == values["n_linkers"] == 32
     assert values["pore_crystal_cm3_kg"] == pytest.approx(54, abs=2)  # paper: 54
+    # a crystal at 300 K never samples Zn-N distances between the wells: no finite barrier
+    assert values["barrier_ZnN_kJ_mol"] is None and values["frac_Zn_cn3"] == 0.0
+    assert values["hydrogen_mass_amu"] == 1.008 and values["timestep_fs"] == 0.5
+    assert set(values["excursions"]) == {"melt-quench", "glass at 300 K"}
     assert (out / "figures" / "04_melt_quench_temperature.png").is_file()
 
 

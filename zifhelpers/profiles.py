@@ -25,7 +25,7 @@ __all__ = ["PROFILES", "CPU_FALLS_BACK_TO_QUICK", "check_profile", "settings"]
 #: Notebooks whose ``cpu`` profile is their ``quick`` one (nothing to scale up
 #: on a CPU, or not yet given campaign settings).
 CPU_FALLS_BACK_TO_QUICK = ("00_data_and_models", "01_sampling", "02_training",
-                           "03_validation", "05_mechanics", "06_allegro_scaling")
+                           "03_validation", "06_allegro_scaling")
 
 #: Per-notebook settings for each profile. Notebooks read theirs with
 #: :func:`settings`; a papermill sweep can still override any parameter.
@@ -130,6 +130,17 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "systems": ["crystal"], "strains": [-0.03, -0.015, 0.0, 0.015, 0.03],
             "equilibrate_ps": 0.025, "production_ps": 0.05, "frame_every": 5,
             "fluct_equilibrate_ps": 0.05, "fluct_production_ps": 0.25,
+            "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": True,
+            "fluct_systems": ["crystal"],
+        },
+        "cpu": {
+            # sampled by the student (H 4 amu, 2 fs), measured by the reference on 20
+            # frames per volume; about 4 h on 2 cores
+            "potential": "nequip-w32m", "md": {"timestep_fs": 2.0, "hydrogen_mass_amu": 4.0},
+            "systems": ["crystal", "glass01", "glass02", "glass03"],
+            "strains": [-0.045, -0.03, -0.015, 0.0, 0.015, 0.03, 0.045],
+            "equilibrate_ps": 2.0, "production_ps": 10.0, "frame_every": 50, "reference_frames": 20,
+            "fluct_equilibrate_ps": 5.0, "fluct_production_ps": 100.0,
             "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": True,
             "fluct_systems": ["crystal"],
         },
