@@ -20,7 +20,14 @@ from __future__ import annotations
 
 PROFILES = ("smoke", "quick", "cpu", "paper")
 
-__all__ = ["PROFILES", "CPU_FALLS_BACK_TO_QUICK", "check_profile", "settings"]
+__all__ = ["PROFILES", "CPU_FALLS_BACK_TO_QUICK", "CPU_COST_HOURS", "check_profile", "settings"]
+
+#: Wall hours of each notebook under ``cpu`` on 2 cores of an AMD EPYC with AVX-512,
+#: from the campaign's own runs (student MD: 17-20 steps/s on 272 atoms; the reference:
+#: about 0.4 s a call). On an AVX2-only CPU, expect about twice as long.
+CPU_COST_HOURS = {"00_data_and_models": 0.2, "01_sampling": 0.3, "02_training": 1.0,
+                  "03_validation": 1.0, "04_melt_quench": 1.3, "05_mechanics": 4.0,
+                  "06_allegro_scaling": 1.0}
 
 #: Notebooks whose ``cpu`` profile is their ``quick`` one (nothing to scale up
 #: on a CPU, or not yet given campaign settings).

@@ -130,6 +130,15 @@ def run_notebooks(
         os.environ["ZIFHELPERS_DATA_MIRROR"] = str(Path(mirror).expanduser().resolve())
     figures = Path(figures_dir).resolve() if figures_dir else output / "figures"
     output.mkdir(parents=True, exist_ok=True)
+    if profile == "cpu":
+        from .profiles import CPU_COST_HOURS
+
+        costs = {p.stem: CPU_COST_HOURS.get(p.stem) for p in paths}
+        known = [c for c in costs.values() if c is not None]
+        print("estimated cost (hours, 2 cores with AVX-512; about twice on AVX2; finished MD "
+              "is read back, not re-run): "
+              + ", ".join(f"{k} {v:g}" if v is not None else f"{k} ?" for k, v in costs.items())
+              + f"; {sum(known):g} in all", flush=True)
     outcomes = []
     for path in paths:
         out_nb = output / path.name
