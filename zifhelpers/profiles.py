@@ -115,7 +115,7 @@ _SETTINGS: dict[str, dict[str, dict]] = {
                          "plateau_ps": 50.0, "equilibrate_ps": 10.0, "timestep_fs": 2.0,
                          "hot_timestep_fs": 2.0, "hydrogen_mass_amu": 4.0},
             "potential": "nequip-w32m",
-            "frame_every": 500, "integrity_every": 250, "ring_every": 1, "pore_every": 2,
+            "frame_every": 500, "integrity_every": 250, "ring_every": 5, "pore_every": 20,
             # 20 ps at 300 K, frames every 100 fs as the paper; the reference on 50 of them
             "glass_300K": {"production_ps": 20.0, "frame_every": 50, "reference_frames": 50},
         },
