@@ -46,6 +46,7 @@ def test_neighbour_graph_is_vesins_for_every_replica(crystal):
         assert ours == sorted(zip(i.tolist(), j.tolist(), map(tuple, s.tolist()), strict=True))
 
 
+@pytest.mark.slow
 def test_run_and_analyse_on_a_cpu(tmp_path, crystal, published32):
     """Two replicas, a few steps: batched forces match the calculator; files are complete."""
     from zifhelpers.data import published_model_path

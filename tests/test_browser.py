@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "00_data_and_models.ipynb"
 N_VIEWS = 2  # nglview views in notebook 00: the crystal and glass01

@@ -16,6 +16,8 @@ from zifhelpers import convert as cv
 from zifhelpers.calculators import LegacyNequIPCalculator, load_calculator
 from zifhelpers.data import published_model_path
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def legacy():

@@ -12,6 +12,8 @@ from conftest import copper_spec  # tests/ is on sys.path (pytest rootdir confte
 from zifhelpers import training
 from zifhelpers.deepening import BUILDER, ResidualNequIPGNNModel, insert_residual_layer
 
+pytestmark = pytest.mark.slow
+
 
 def _predict(path, frames):
     from nequip.integrations.ase import NequIPCalculator

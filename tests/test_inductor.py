@@ -7,6 +7,8 @@ import torch
 
 from zifhelpers.inductor import patch_parallel_depth
 
+pytestmark = pytest.mark.slow
+
 
 def _per_edge_channel_sum(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """(edges, 32) x (edges, 32, 5) -> (edges, 5): the pattern of a path's backward pass."""

@@ -6,6 +6,8 @@ import pytest
 
 from zifhelpers.runner import run_notebooks
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):

@@ -15,6 +15,8 @@ import yaml
 from zifhelpers import training
 from zifhelpers.calculators import load_calculator
 
+pytestmark = pytest.mark.slow
+
 
 def _spec(paths, epochs):
     from conftest import copper_spec  # tests/ is on sys.path (pytest rootdir conftest)
