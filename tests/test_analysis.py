@@ -143,3 +143,10 @@ def test_pmf_barrier_refuses_bad_input():
         analysis.pmf_barrier(np.arange(3.0), np.arange(4.0))
     with pytest.raises(ValueError, match="no finite value"):
         analysis.pmf_barrier(np.arange(3.0), np.full(3, np.nan))
+
+
+def test_pore_volume_refuses_a_non_periodic_structure_instead_of_exiting(crystal):
+    molecule = crystal.copy()
+    molecule.pbc = False
+    with pytest.raises(ValueError, match="fully periodic"):
+        analysis.pore_volume(molecule)

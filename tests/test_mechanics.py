@@ -173,3 +173,28 @@ def test_finite_strain_runs_with_a_reference_correct_the_samplers_bias(tmp_path)
         assert row.bias_GPa == pytest.approx(0.1 * np.mean(static), rel=1e-6)
         assert row.pressure_ref_GPa == pytest.approx(row.pressure_GPa - row.bias_GPa)
         assert row.pressure_ref_err_GPa >= row.pressure_err_GPa
+
+
+def test_bm2_fit_flags_pressure_rising_with_volume():
+    v = np.array([4200.0, 4300.0, 4400.0, 4500.0])
+    p = np.array([-0.2, -0.1, 0.0, 0.1])  # rises with V: no bulk modulus
+    with pytest.warns(UserWarning, match="not positive|does not fall"):
+        fit = mechanics.fit_birch_murnaghan2(v, p)
+    assert fit["physical"] is False
+    good = mechanics.fit_birch_murnaghan2(v, mechanics.birch_murnaghan2(v, 1.7, 4350.0))
+    assert good["physical"] is True and good["K0_GPa"] == pytest.approx(1.7, rel=1e-6)
+    with pytest.raises(ValueError, match="finite"):
+        mechanics.fit_birch_murnaghan2(v, np.array([0.1, np.nan, 0.0, -0.1]))
+
+
+def test_hill_average_refuses_asymmetric_and_unstable_tensors():
+    c = np.diag([10.0, 10, 10, 3, 3, 3])
+    c[0, 1] = c[1, 0] = 4.0
+    asym = c.copy()
+    asym[0, 2] = 1.0
+    with pytest.raises(ValueError, match="not symmetric: C\\[13\\]"):
+        mechanics.hill_average(asym)
+    unstable = c.copy()
+    unstable[3, 3] = -1.0
+    with pytest.raises(ValueError, match="not positive definite"):
+        mechanics.hill_average(unstable)

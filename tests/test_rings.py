@@ -45,3 +45,13 @@ def test_glass_has_other_rings():
         atoms = load_structure("glass06")
         atoms.pbc = False
         rings.ring_statistics(atoms)
+
+
+def test_a_structure_without_the_net_is_an_error_not_a_crash():
+    from ase.build import bulk
+
+    with pytest.raises(ValueError, match="no Zn–imidazolate bond"):
+        rings.ring_statistics(bulk("Cu", cubic=True).repeat(3))
+    crystal = load_structure("crystal")
+    with pytest.raises(ValueError, match="zn_n_cutoff=0.5"):
+        rings.ring_statistics(crystal, zn_n_cutoff=0.5)

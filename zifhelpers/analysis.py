@@ -351,6 +351,17 @@ def pore_volume(
     from pyzeo.area_volume import volume
     from pyzeo.netstorage import AtomNetwork
 
+    # Zeo++ calls exit() on these, silently, taking the interpreter with it
+    if not atoms.pbc.all() or atoms.cell.rank < 3 or atoms.get_volume() <= 0:
+        raise ValueError(f"pore_volume needs a fully periodic cell with a volume; got "
+                         f"pbc={atoms.pbc.tolist()}, cell lengths "
+                         f"{np.round(atoms.cell.lengths(), 3).tolist()} Å")
+    if len(atoms) == 0:
+        raise ValueError("pore_volume: the structure has no atoms")
+    if not probe_radius >= 0 or samples_per_atom < 1:
+        raise ValueError(f"pore_volume: probe_radius must be >= 0 Å and samples_per_atom >= 1, "
+                         f"got {probe_radius} and {samples_per_atom}")
+
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "frame.cif")
         atoms.write(path, format="cif")

@@ -68,8 +68,13 @@ def fit_birch_murnaghan2(volumes, pressures, pressure_errors=None, mass_amu: flo
     -------
     dict
         ``K0_GPa``, ``K0_err_GPa``, ``V0_A3``, ``V0_err_A3`` (1σ from the fit's
-        covariance) and, with ``mass_amu``, ``rho0_g_cm3`` and ``rho0_err_g_cm3``.
+        covariance) and, with ``mass_amu``, ``rho0_g_cm3`` and ``rho0_err_g_cm3``;
+        ``physical`` is False (and a warning says why) when the pressure does
+        not fall as the volume grows or the fitted K0 is not positive: such a
+        K0 is not a bulk modulus, however small its error bar.
     """
+    import warnings
+
     from scipy.optimize import curve_fit
 
     v = np.asarray(volumes, dtype=float)
@@ -78,6 +83,8 @@ def fit_birch_murnaghan2(volumes, pressures, pressure_errors=None, mass_amu: flo
         raise ValueError(f"volumes and pressures must be 1-D of equal length, got {v.shape} and {p.shape}")
     if len(v) < 3:
         raise ValueError(f"need at least 3 (V, P) points to fit K0 and V0, got {len(v)}")
+    if not (np.isfinite(v).all() and np.isfinite(p).all() and (v > 0).all()):
+        raise ValueError(f"volumes must be finite and > 0 Å³ and pressures finite; got V={v}, P={p}")
     sigma = None if pressure_errors is None else np.asarray(pressure_errors, dtype=float)
     # initial guess from a straight line: K = -V dP/dV, V0 where P = 0
     slope, intercept = np.polyfit(v, p, 1)
@@ -89,7 +96,18 @@ def fit_birch_murnaghan2(volumes, pressures, pressure_errors=None, mass_amu: flo
     )
     err = np.sqrt(np.diag(cov))
     out = {"K0_GPa": float(params[0]), "K0_err_GPa": float(err[0]),
-           "V0_A3": float(params[1]), "V0_err_A3": float(err[1])}
+           "V0_A3": float(params[1]), "V0_err_A3": float(err[1]), "physical": True}
+    by_volume = p[np.argsort(v)]
+    problems = []
+    if params[0] <= 0:
+        problems.append(f"K0 = {params[0]:.3g} GPa is not positive")
+    if not (np.diff(by_volume) < 0).all():
+        problems.append("the pressure does not fall at every step of volume "
+                        f"(P by increasing V: {np.round(by_volume, 4).tolist()} GPa)")
+    if problems:
+        out["physical"] = False
+        warnings.warn("fit_birch_murnaghan2: " + "; ".join(problems)
+                      + ": longer runs or a wider volume range are needed", stacklevel=2)
     if mass_amu is not None:
         rho = mass_amu / params[1] * 1.66053906660
         out["rho0_g_cm3"] = float(rho)
@@ -170,6 +188,18 @@ def hill_average(C) -> dict[str, float]:
     c = np.asarray(C, dtype=float)
     if c.shape != (6, 6):
         raise ValueError(f"C must be 6x6 (Voigt), got {c.shape}")
+    if not np.isfinite(c).all():
+        raise ValueError("C has non-finite elements")
+    asym = np.abs(c - c.T).max()
+    if asym > 1e-6 * max(np.abs(c).max(), 1e-12):
+        i, j = np.unravel_index(np.argmax(np.abs(c - c.T)), c.shape)
+        raise ValueError(f"C is not symmetric: C[{i + 1}{j + 1}] = {c[i, j]:.4g} but "
+                         f"C[{j + 1}{i + 1}] = {c[j, i]:.4g} GPa")
+    eig = np.linalg.eigvalsh(0.5 * (c + c.T))
+    if eig.min() <= 0:
+        raise ValueError(f"C is not positive definite (eigenvalues {np.round(eig, 4).tolist()} "
+                         "GPa): the structure is mechanically unstable or the fluctuations are "
+                         "not converged; no Hill average")
     s = np.linalg.inv(c)
     k_v = (c[0, 0] + c[1, 1] + c[2, 2] + 2 * (c[0, 1] + c[0, 2] + c[1, 2])) / 9
     g_v = (c[0, 0] + c[1, 1] + c[2, 2] - (c[0, 1] + c[0, 2] + c[1, 2])

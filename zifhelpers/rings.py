@@ -107,6 +107,11 @@ def ring_statistics(
     reps = _replicas(atoms, min_width)
     big = atoms.repeat(reps) if reps != (1, 1, 1) else atoms
     i, j, vec, _, _ = zn_im_net(big, zn_n_cutoff, linker)
+    if len(i) == 0:  # matscipy aborts the interpreter on an empty graph
+        formula = atoms.get_chemical_formula()
+        raise ValueError(f"ring_statistics: {formula} has no Zn–imidazolate bond within "
+                         f"zn_n_cutoff={zn_n_cutoff} Å (no Zn, no {linker} linker, or a "
+                         "cutoff too small): there is no net to find rings in")
     order = np.lexsort((j, i))  # matscipy wants edges sorted by i
     i, j, vec = i[order].astype(np.int32), j[order].astype(np.int32), vec[order]
     dist = distances_on_graph(i, j)
