@@ -56,3 +56,16 @@ def test_check_mode_sees_a_stale_report(tmp_path):
     assert not current
     report.write_report(tmp_path)
     assert report.write_report(tmp_path, check=True)[1]
+
+
+def test_sampler_checks_are_listed(tmp_path):
+    _write(tmp_path, "results/cpu/04_seed0/results/04_melt_quench.json",
+           {"notebook": "04", "profile": "cpu", "values": {
+               "potential": "nequip-w32m", "reference_on_frames": {
+                   "n_frames": 50, "force_mae_mean_meV_A": 31.2, "pressure_ref_mean_GPa": 0.05,
+                   "pressure_bias_GPa": -0.02, "pressure_bias_err_GPa": 0.004}}})
+    _write(tmp_path, "results/cpu/04_seed0/md/run.json", {"values": {"reference_on_frames": {}}})
+    checks = report.sampler_checks(tmp_path)
+    assert [c["source"] for c in checks] == ["results/cpu/04_seed0/results/04_melt_quench.json"]
+    text = report.render(report.collect(tmp_path, []), checks)
+    assert "| nequip-w32m | 50 | 31.2 | +0.050 | -0.020 ± 0.004 |" in text

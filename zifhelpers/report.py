@@ -23,7 +23,8 @@ from typing import Any
 
 from .paper import VALUES, PaperValue
 
-__all__ = ["Measurement", "MEASUREMENTS", "collect", "render", "write_report", "repo_root"]
+__all__ = ["Measurement", "MEASUREMENTS", "collect", "sampler_checks", "render", "write_report",
+           "repo_root"]
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,30 @@ def collect(root: str | os.PathLike | None = None,
     return rows
 
 
+def sampler_checks(root: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """Every committed measurement of a sampler against the reference on its own frames.
+
+    Read from the ``values.reference_on_frames`` of the results JSONs under
+    ``results/`` (notebook 04 writes it for each made glass): how many frames,
+    the sampler's mean force error and its static-pressure bias.
+    """
+    root = Path(root) if root else repo_root()
+    rows = []
+    for path in sorted((root / "results").glob("**/*.json")):
+        if "/md/" in path.as_posix():
+            continue
+        try:
+            record = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        checked = (record.get("values") or {}).get("reference_on_frames") if isinstance(
+            record, dict) else None
+        if isinstance(checked, dict) and checked.get("n_frames"):
+            rows.append({"source": path.relative_to(root).as_posix(),
+                         "potential": record["values"].get("potential", ""), **checked})
+    return rows
+
+
 def _fmt(x: float | None, ref: float) -> str:
     if x is None:
         return ""
@@ -151,8 +176,8 @@ def _fmt(x: float | None, ref: float) -> str:
     return f"{x:.{digits}f}"
 
 
-def render(rows: list[dict[str, Any]]) -> str:
-    """The report as Markdown."""
+def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None = None) -> str:
+    """The report as Markdown (``checks``: :func:`sampler_checks`)."""
     counts = {v: sum(r["verdict"] == v for r in rows)
               for v in ("agrees", "differs", "not measured")}
     lines = [
@@ -193,9 +218,22 @@ def render(rows: list[dict[str, Any]]) -> str:
                      f"{r['potential']} | {r['run']} | {z_txt} | {p.target_text()} | {verdict} |")
         if r["note"]:
             notes.append(f"- *{p.quantity}*: {r['note']}")
-    sources = sorted({r["source"] for r in rows if r["source"]})
+    sources = sorted({r["source"] for r in rows if r["source"]} |
+                     {c["source"] for c in checks or []})
     if notes:
         lines += ["", "## Notes on the rows", "", *notes]
+    if checks:
+        lines += ["", "## The sampler against the reference, on the sampler's own frames", "",
+                  "Whether a student's glasses can be trusted: both potentials evaluated on "
+                  "frames of the student's runs (static pressures, no kinetic term).", "",
+                  "| run | sampler | frames | force error (meV/Å) | static pressure, reference "
+                  "(GPa) | sampler − reference (GPa) |", "|---|---|---|---|---|---|"]
+        for c in checks:
+            err = c.get("pressure_bias_err_GPa")
+            bias = f"{c['pressure_bias_GPa']:+.3f}" + (f" ± {err:.3f}" if err else "")
+            lines.append(f"| `{c['source']}` | {c['potential']} | {c['n_frames']} | "
+                         f"{c['force_mae_mean_meV_A']:.1f} | {c['pressure_ref_mean_GPa']:+.3f} | "
+                         f"{bias} |")
     lines += ["", "## Results files read", "", *[f"- `{s}`" for s in sources], ""]
     return "\n".join(lines)
 
@@ -203,7 +241,7 @@ def render(rows: list[dict[str, Any]]) -> str:
 def write_report(root: str | os.PathLike | None = None, check: bool = False) -> tuple[Path, bool]:
     """Write (or, with ``check``, compare) ``REPRODUCTION.md``; returns (path, up to date)."""
     root = Path(root) if root else repo_root()
-    text = render(collect(root))
+    text = render(collect(root), sampler_checks(root))
     path = root / "REPRODUCTION.md"
     current = path.read_text() if path.is_file() else None
     if check:
