@@ -69,3 +69,11 @@ def test_sampler_checks_are_listed(tmp_path):
     assert [c["source"] for c in checks] == ["results/cpu/04_seed0/results/04_melt_quench.json"]
     text = report.render(report.collect(tmp_path, []), checks)
     assert "| nequip-w32m | 50 | 31.2 | +0.050 | -0.020 ± 0.004 |" in text
+
+
+def test_a_null_value_is_not_measured_with_a_note(tmp_path):
+    ms = [report.Measurement("barrier_ZnN_mlp_glass", "results/c.json", "v.b.mean", None,
+                             "student", "run")]
+    _write(tmp_path, "results/c.json", {"v": {"b": {"mean": None}}})
+    row = next(r for r in report.collect(tmp_path, ms) if r["key"] == "barrier_ZnN_mlp_glass")
+    assert row["verdict"] == "not measured" and "did not resolve" in row["note"]

@@ -119,9 +119,18 @@ def collect(root: str | os.PathLike | None = None,
         except json.JSONDecodeError as err:
             raise ValueError(f"{path} is not valid JSON: {err}") from err
         try:
-            ours = float(_lookup(record, m.value))
+            raw = _lookup(record, m.value)
         except KeyError:
             raise KeyError(f"{path}: no field {m.value!r} (for the paper's {m.key})") from None
+        if raw is None:  # measured, not resolved (e.g. a barrier no frame sampled)
+            rows.append({"key": m.key, "paper": paper, "ours": None, "error": None, "z": None,
+                         "verdict": "not measured", "potential": m.potential, "run": m.run,
+                         "source": m.path, "note": record.get("notes", {}).get(
+                             m.key, f"`{m.value}` is null in `{m.path}`: the run did not "
+                             "resolve it")})
+            seen.add(m.key)
+            continue
+        ours = float(raw)
         err = None
         if m.error:
             try:
