@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from zifhelpers import analysis, rings
-from zifhelpers.data import load_structure
+from zifhelpers import analysis
+from zifhelpers.analysis import rings
+from zifhelpers.data.public import load_structure
 
 
 def main() -> None:

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import torch
 
-from zifhelpers.calculators import load_calculator, neighbor_list
-from zifhelpers.data import load_structure
+from zifhelpers.data.public import load_structure
+from zifhelpers.potentials.calculators import neighbor_list
+from zifhelpers.potentials.registry import load_calculator
 
 
 def _time(fn, repeats):

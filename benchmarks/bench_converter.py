@@ -4,7 +4,7 @@
 
 For the 272-atom crystal and its supercells: µs/atom/call (energy, forces and
 stress, neighbour list included, through ASE) of the nequip 0.5.6 TorchScript
-file and of its nequip 0.19 conversion (:mod:`zifhelpers.convert`), measured in
+file and of its nequip 0.19 conversion (:mod:`zifhelpers.potentials.convert`), measured in
 one run on the same threads; then the ten ab initio glasses evaluated as one
 TorchSim batch (``--target batch`` compile) against one at a time. Writes
 benchmarks/results/converter_<device>.json.
@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zifhelpers.calculators import default_device, load_calculator
-from zifhelpers.convert import converted_published_model
-from zifhelpers.data import load_structure
+from zifhelpers.data.public import load_structure
+from zifhelpers.potentials.calculators import default_device
+from zifhelpers.potentials.convert import converted_published_model
+from zifhelpers.potentials.registry import load_calculator
 
 
 def best_us_per_atom_call(calc, atoms, repeats: int) -> float:

@@ -5,7 +5,7 @@
 
 Prints and writes benchmarks/results/student_<model>.json:
 - µs/atom/call (energy, forces, stress; neighbour list included) of the student,
-  the published model (converted, zifhelpers.convert) and the legacy TorchScript
+  the published model (converted, zifhelpers.potentials.convert) and the legacy TorchScript
   file, on the 272-atom crystal, each after --warmup untimed calls (default 6, as
   in the paper's Table 1), timed in turn for --rounds rounds (this VM's speed drifts
   by tens of percent within minutes); medians, and speed-ups as the median of the
@@ -18,7 +18,7 @@ Prints and writes benchmarks/results/student_<model>.json:
   vibration past the bond cutoff is counted as a transient, not a break: whether it finished, the
   transients, and how many linkers are intact at the end. The run goes --confirm-fs past
   --nvt-ps, so that the frame at the target time gets the same confirmation as every
-  other (zifhelpers.md.integrity_at_step). Resumable (MDRun checkpoints in --workdir).
+  other (zifhelpers.simulation.md.integrity_at_step). Resumable (MDRun checkpoints in --workdir).
 """
 
 from __future__ import annotations
@@ -33,12 +33,19 @@ import ase.io
 import numpy as np
 import torch
 
-from zifhelpers.calculators import interleaved_timings, load_calculator, speedup
-from zifhelpers.data import load_structure
-from zifhelpers.dataset import read_dataset
-from zifhelpers.linkers import check_integrity
-from zifhelpers.md import MDGuardError, MDRun, Schedule, integrity_at_step, read_trajectory
-from zifhelpers.training import evaluate
+from zifhelpers.analysis.linkers import check_integrity
+from zifhelpers.data.datasets import read_dataset
+from zifhelpers.data.public import load_structure
+from zifhelpers.potentials.registry import load_calculator
+from zifhelpers.potentials.timing import interleaved_timings, speedup
+from zifhelpers.simulation.md import (
+    MDGuardError,
+    MDRun,
+    Schedule,
+    integrity_at_step,
+    read_trajectory,
+)
+from zifhelpers.training.scoring import evaluate
 
 
 def cpu_description() -> str:

@@ -37,10 +37,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from zifhelpers.calculators import interleaved_timings, load_calculator, speedup
-from zifhelpers.data import load_structure
-from zifhelpers.dataset import read_dataset
-from zifhelpers.training import TrainingSpec, compile_model, train
+from zifhelpers.data.datasets import read_dataset
+from zifhelpers.data.public import load_structure
+from zifhelpers.potentials.compile import compile_model
+from zifhelpers.potentials.registry import load_calculator
+from zifhelpers.potentials.timing import interleaved_timings, speedup
+from zifhelpers.training.run import train
+from zifhelpers.training.spec import TrainingSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMES = ROOT / "data" / "reference" / "static_structures.extxyz.gz"

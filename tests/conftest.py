@@ -15,21 +15,21 @@ if not os.environ.get("ZIFHELPERS_DATA_MIRROR") and _SHARED.is_dir():
 
 @pytest.fixture(scope="session")
 def crystal():
-    from zifhelpers.data import load_structure
+    from zifhelpers.data.public import load_structure
 
     return load_structure("crystal")
 
 
 @pytest.fixture(scope="session")
 def published32():
-    from zifhelpers.calculators import load_calculator
+    from zifhelpers.potentials.registry import load_calculator
 
     return load_calculator("published-legacy", device="cpu", dtype="float32")
 
 
 @pytest.fixture(scope="session")
 def published64():
-    from zifhelpers.calculators import load_calculator
+    from zifhelpers.potentials.registry import load_calculator
 
     return load_calculator("published-legacy", device="cpu", dtype="float64")
 
@@ -40,7 +40,7 @@ def copper_sets(tmp_path_factory):
     from ase.build import bulk
     from ase.calculators.emt import EMT
 
-    from zifhelpers import dataset
+    from zifhelpers.data import datasets as dataset
 
     folder = tmp_path_factory.mktemp("cu")
     atoms = bulk("Cu", cubic=True).repeat(2)

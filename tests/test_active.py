@@ -12,8 +12,8 @@ import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from zifhelpers import active
-from zifhelpers.training import TrainingSpec
+from zifhelpers.training import active
+from zifhelpers.training.spec import TrainingSpec
 
 
 class NoisyEMT(EMT):
@@ -81,7 +81,7 @@ def test_select_frames_takes_the_most_uncertain_apart():
 def _loop(tmp_path, calls):
     cu = bulk("Cu", cubic=True).repeat((2, 2, 2))
     teacher = EMT()
-    from zifhelpers.dataset import label
+    from zifhelpers.data.datasets import label
 
     initial = label([cu.copy() for _ in range(3)], teacher, "EMT (toy teacher)", progress=False)
 
@@ -106,7 +106,7 @@ def _loop(tmp_path, calls):
 
 
 def test_loop_labels_uncertain_frames_with_provenance_and_resumes(tmp_path):
-    from zifhelpers.dataset import read_dataset
+    from zifhelpers.data.datasets import read_dataset
 
     calls = []
     loop = _loop(tmp_path, calls)
@@ -149,8 +149,8 @@ def test_loop_refuses_bad_setups(tmp_path):
 
 
 def test_visited_frames_are_every_md_frame_minus_the_labelled(tmp_path):
-    from zifhelpers.dataset import read_dataset
-    from zifhelpers.md import read_trajectory
+    from zifhelpers.data.datasets import read_dataset
+    from zifhelpers.simulation.md import read_trajectory
 
     loop = _loop(tmp_path, [])
     loop.run_round(0, progress=False)
@@ -188,7 +188,7 @@ def test_sample_state_point_passes_hydrogen_mass_and_confirmation_to_md(tmp_path
     assert run["hydrogen_mass_amu"] == 4.0
     assert run["integrity_confirm_fs"] == 50.0
     # masses as run: heavy H only
-    from zifhelpers.md import MDRun
+    from zifhelpers.simulation.md import MDRun
 
     masses = MDRun.from_workdir(tmp_path / "md").atoms.get_masses()
     np.testing.assert_allclose(masses[[0, 3]], 4.0)
@@ -196,8 +196,8 @@ def test_sample_state_point_passes_hydrogen_mass_and_confirmation_to_md(tmp_path
 
 
 def test_teacher_run_frames_split_by_start_structure(tmp_path):
-    from zifhelpers.dataset import read_dataset, write_dataset
-    from zifhelpers.md import MDRun, Schedule
+    from zifhelpers.data.datasets import read_dataset, write_dataset
+    from zifhelpers.simulation.md import MDRun, Schedule
 
     cu = bulk("Cu", cubic=True).repeat((2, 2, 2))
     runs = {"cuA_1200K": 1200.0, "cuB_300K": 300.0, "crystal_300K": 300.0}

@@ -7,7 +7,7 @@ import pytest
 from ase import Atoms
 
 from zifhelpers import analysis
-from zifhelpers.data import load_structure
+from zifhelpers.data.public import load_structure
 
 
 def test_crystal_zn_are_all_tetrahedral(crystal):

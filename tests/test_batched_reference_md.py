@@ -11,7 +11,7 @@ import pytest
 import torch
 from ase import Atoms
 
-from zifhelpers.neighbors import neighbor_list
+from zifhelpers.analysis.neighbors import neighbor_list
 
 _SPEC = importlib.util.spec_from_file_location(
     "batched_reference_md", Path(__file__).resolve().parents[1] / "tools" / "batched_reference_md.py")
@@ -49,7 +49,7 @@ def test_neighbour_graph_is_vesins_for_every_replica(crystal):
 @pytest.mark.slow
 def test_run_and_analyse_on_a_cpu(tmp_path, crystal, published32):
     """Two replicas, one step: per-replica pressures match the calculator; files are complete."""
-    from zifhelpers.data import published_model_path
+    from zifhelpers.data.public import published_model_path
 
     pos, cells = _replicas(crystal, [-0.03, 0.03], rattle=0.0)
     np.savez(tmp_path / "in.npz", positions=pos, cells=cells, numbers=crystal.numbers,

@@ -13,12 +13,9 @@ from ase import Atoms
 from ase.neighborlist import primitive_neighbor_list
 from scipy.spatial.transform import Rotation
 
-from zifhelpers.calculators import (
-    LegacyNequIPCalculator,
-    load_calculator,
-    neighbor_list,
-)
-from zifhelpers.data import published_model_path
+from zifhelpers.data.public import published_model_path
+from zifhelpers.potentials.calculators import LegacyNequIPCalculator, neighbor_list
+from zifhelpers.potentials.registry import load_calculator
 
 
 def _evaluate(calc, atoms):
@@ -169,7 +166,7 @@ def test_metadata_and_bad_files(tmp_path):
     junk.write_bytes(b"not a model")
     with pytest.raises(ValueError, match="junk.pth is not a deployed TorchScript"):
         load_calculator(junk, device="cpu")
-    with pytest.raises(FileNotFoundError, match="neither 'published'"):
+    with pytest.raises(FileNotFoundError, match="neither a model name"):
         load_calculator(tmp_path / "absent.pth")
     with pytest.raises(ValueError, match="dtype"):
         load_calculator("published", dtype="float16")
@@ -186,7 +183,7 @@ def test_time_per_atom_call_measures_the_calculator():
     from ase.build import bulk
     from ase.calculators.emt import EMT
 
-    from zifhelpers.calculators import time_per_atom_call
+    from zifhelpers.potentials.timing import time_per_atom_call
 
     class SlowEMT(EMT):
         def calculate(self, *args, **kwargs):
@@ -204,7 +201,7 @@ def test_time_per_atom_call_leaves_warmup_calls_untimed():
     from ase.build import bulk
     from ase.calculators.emt import EMT
 
-    from zifhelpers.calculators import time_per_atom_call
+    from zifhelpers.potentials.timing import time_per_atom_call
 
     class SlowStartEMT(EMT):  # like a TorchScript model optimising itself on its first calls
         evaluations = 0
@@ -229,7 +226,7 @@ def test_interleaved_timings_recover_a_known_speedup():
     from ase.build import bulk
     from ase.calculators.emt import EMT
 
-    from zifhelpers.calculators import interleaved_timings, speedup
+    from zifhelpers.potentials.timing import interleaved_timings, speedup
 
     class Sleeper(EMT):
         def __init__(self, seconds):

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from zifhelpers import convert as cv
-from zifhelpers.calculators import LegacyNequIPCalculator, load_calculator
-from zifhelpers.data import published_model_path
+from zifhelpers.data.public import published_model_path
+from zifhelpers.potentials import convert as cv
+from zifhelpers.potentials.calculators import LegacyNequIPCalculator
+from zifhelpers.potentials.registry import load_calculator
 
 pytestmark = pytest.mark.slow
 

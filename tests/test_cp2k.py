@@ -7,8 +7,8 @@ import pytest
 from ase.units import Bohr as BOHR_A  # noqa: E402  (ASE's CODATA set, as the reader uses)
 from ase.units import Hartree as HARTREE_EV  # noqa: E402
 
-from zifhelpers import cp2k
-from zifhelpers.data import fetch
+from zifhelpers.data import cp2k
+from zifhelpers.data.public import fetch
 
 
 def _write_xyz(path, symbols, values, energies, steps):

@@ -1,4 +1,4 @@
-"""Tests for zifhelpers.data: registry, checksums, loaders and their errors."""
+"""Tests for zifhelpers.data.public: registry, checksums, loaders and their errors."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from zifhelpers import dataset
+from zifhelpers.data import datasets as dataset
 
 
 def test_perturbed_configurations_hit_the_requested_volume(crystal):

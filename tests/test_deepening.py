@@ -10,7 +10,9 @@ import torch
 from conftest import copper_spec  # tests/ is on sys.path (pytest rootdir conftest)
 
 from zifhelpers import training
-from zifhelpers.deepening import BUILDER, ResidualNequIPGNNModel, insert_residual_layer
+from zifhelpers.potentials import checkpoints
+from zifhelpers.potentials.students import BUILDER, ResidualNequIPGNNModel
+from zifhelpers.training.surgery import insert_residual_layer
 
 pytestmark = pytest.mark.slow
 
@@ -56,17 +58,17 @@ def test_deepened_student_predicts_as_its_parent_then_learns(tmp_path, copper_se
 
     # the same weights with fused tensor products (what compile_model builds for a CPU)
     for source in (parent, deep):
-        fused = training._fused_checkpoint(source, tmp_path / f"{source.stem}_fused.ckpt")
-        built = training._build_model(training._checkpoint_model_config(fused))
+        fused = checkpoints.fused_checkpoint(source, tmp_path / f"{source.stem}_fused.ckpt")
+        built = checkpoints.build_model(checkpoints.checkpoint_model_config(fused))
         assert any(type(m).__name__ == "FusedTensorProductScatter" for m in built.modules())
         _assert_same(_predict(fused, test_frames), before, atol=1e-5)
     with pytest.raises(ValueError, match="not a package file"):
-        training._fused_checkpoint(tmp_path / "model.nequip.zip", tmp_path / "out.ckpt")
+        checkpoints.fused_checkpoint(tmp_path / "model.nequip.zip", tmp_path / "out.ckpt")
     loaded = torch.load(parent, map_location="cpu", weights_only=False)
     model = dict(loaded["hyper_parameters"]["model"], _target_="allegro.model.AllegroModel")
-    other = training._save_with_model(loaded, model, tmp_path / "allegro.ckpt")
+    other = checkpoints.save_with_model(loaded, model, tmp_path / "allegro.ckpt")
     with pytest.raises(ValueError, match="needs a NequIP model.*AllegroModel"):
-        training._fused_checkpoint(other, tmp_path / "out.ckpt")
+        checkpoints.fused_checkpoint(other, tmp_path / "out.ckpt")
 
     # fine-tuning uses the new layer: its zeroed output weights move, the predictions change
     tuned = training.train(replace(copper_spec(paths, 2), init_from=str(deep)), tmp_path / "tuned")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zifhelpers.inductor import patch_parallel_depth
+from zifhelpers.potentials.inductor import patch_parallel_depth
 
 pytestmark = pytest.mark.slow
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from zifhelpers import lammps_io
-from zifhelpers.data import load_structure
-from zifhelpers.md import Schedule
+from zifhelpers.data.public import load_structure
+from zifhelpers.simulation import lammps as lammps_io
+from zifhelpers.simulation.md import Schedule
 
 TYPES = {1: 1, 2: 6, 3: 7, 4: 30}  # H C N Zn, the published model's type order
 

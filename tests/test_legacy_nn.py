@@ -8,7 +8,7 @@ from e3nn.o3 import Irreps
 from nequip.nn._tp_scatter_base import TensorProductScatter
 from nequip.utils.dtype import torch_default_dtype
 
-from zifhelpers.legacy_nn import FusedTensorProductScatter
+from zifhelpers.potentials.tensor_products import FusedTensorProductScatter
 
 
 def _interaction_paths(features_in: str, edge_sh: str, features_out: str):

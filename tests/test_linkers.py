@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zifhelpers import linkers
-from zifhelpers.data import load_structure
+from zifhelpers.analysis import linkers
+from zifhelpers.data.public import load_structure
 
 
 def test_crystal_has_32_intact_imidazolates(crystal):

@@ -14,7 +14,13 @@ import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from zifhelpers.md import MDGuardError, MDRun, Schedule, read_thermo, read_trajectory
+from zifhelpers.simulation.md import (
+    MDGuardError,
+    MDRun,
+    Schedule,
+    read_thermo,
+    read_trajectory,
+)
 
 
 def _copper():
@@ -195,7 +201,7 @@ def test_trajectory_is_readable_while_a_frame_is_half_written(tmp_path):
 
 
 def test_frames_written_with_labels_are_a_dataset(tmp_path):
-    from zifhelpers.dataset import read_dataset
+    from zifhelpers.data.datasets import read_dataset
 
     run = MDRun(tmp_path, _copper(), Schedule(2.0).plateau("hot", 800, 0.02), calculator="emt",
                 frame_every=5, write_labels=True, seed=3)
@@ -305,8 +311,8 @@ def test_integrity_confirmation_tells_transients_from_breaks(tmp_path):
 
 
 def test_integrity_at_step_applies_the_confirmation_to_the_judged_frame(tmp_path, crystal):
-    from zifhelpers import linkers
-    from zifhelpers.md import _write_frame_text, integrity_at_step
+    from zifhelpers.analysis import linkers
+    from zifhelpers.simulation.md import _write_frame_text, integrity_at_step
 
     sched = Schedule(0.5).plateau("nvt", 1500, 0.075)  # 150 steps
     run = MDRun(tmp_path, crystal, sched, calculator="emt", frame_every=50,

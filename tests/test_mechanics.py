@@ -7,8 +7,9 @@ import pytest
 from ase.units import kB
 from scipy.linalg import sqrtm
 
-from zifhelpers import mechanics
-from zifhelpers.md import read_trajectory
+from zifhelpers.analysis import elastic
+from zifhelpers.simulation import mechanics
+from zifhelpers.simulation.md import read_trajectory
 
 
 def test_bm2_fit_recovers_k0_and_v0_from_noisy_data():
@@ -16,8 +17,8 @@ def test_bm2_fit_recovers_k0_and_v0_from_noisy_data():
     v0, k0 = 4380.0, 1.69  # the paper's crystal: K = 1.69 GPa
     volumes = v0 * (1 + 0.015 * np.arange(-4, 5))  # +-1.5 % steps as in the paper
     noise = 0.005
-    pressures = mechanics.birch_murnaghan2(volumes, k0, v0) + rng.normal(scale=noise, size=volumes.size)
-    fit = mechanics.fit_birch_murnaghan2(volumes, pressures, np.full(volumes.size, noise),
+    pressures = elastic.birch_murnaghan2(volumes, k0, v0) + rng.normal(scale=noise, size=volumes.size)
+    fit = elastic.fit_birch_murnaghan2(volumes, pressures, np.full(volumes.size, noise),
                                          mass_amu=5303.0)
     assert fit["K0_GPa"] == pytest.approx(k0, abs=3 * fit["K0_err_GPa"])
     assert fit["V0_A3"] == pytest.approx(v0, abs=3 * fit["V0_err_A3"])
@@ -27,9 +28,9 @@ def test_bm2_fit_recovers_k0_and_v0_from_noisy_data():
 
 def test_bm2_bad_input():
     with pytest.raises(ValueError, match="at least 3"):
-        mechanics.fit_birch_murnaghan2([1.0, 2.0], [0.1, 0.0])
+        elastic.fit_birch_murnaghan2([1.0, 2.0], [0.1, 0.0])
     with pytest.raises(ValueError, match="equal length"):
-        mechanics.fit_birch_murnaghan2([1.0, 2.0, 3.0], [0.1, 0.0])
+        elastic.fit_birch_murnaghan2([1.0, 2.0, 3.0], [0.1, 0.0])
 
 
 def _zif_like_stiffness():
@@ -45,7 +46,7 @@ def _cells_from_stiffness(c, temperature, h0, n, seed):
     """Cells whose Lagrangian strains are Gaussian with cov = kT/V C^-1 (Voigt)."""
     rng = np.random.default_rng(seed)
     volume = abs(np.linalg.det(h0))
-    cov = kB * temperature / volume * np.linalg.inv(c) * mechanics.EV_PER_A3_TO_GPA
+    cov = kB * temperature / volume * np.linalg.inv(c) * elastic.EV_PER_A3_TO_GPA
     voigt = rng.multivariate_normal(np.zeros(6), cov, size=n)
     cells = []
     for e in voigt:
@@ -59,14 +60,14 @@ def test_fluctuation_formula_recovers_a_known_tensor():
     c_true = _zif_like_stiffness()
     h0 = np.diag([15.4231, 15.4042, 18.4379])
     cells = _cells_from_stiffness(c_true, 300.0, h0, 200_000, seed=1)
-    c = mechanics.elastic_from_cell_fluctuations(cells, 300.0)
+    c = elastic.elastic_from_cell_fluctuations(cells, 300.0)
     assert np.abs(c - c_true).max() < 0.08  # GPa; sampling noise ~1e-2
     assert np.abs(np.diag(c) - np.diag(c_true)).max() / np.diag(c_true).min() < 0.02
     # K from volume fluctuations agrees with K from C (Reuss, the NPT-consistent average)
     volumes = np.abs(np.linalg.det(cells))
-    k_vol = mechanics.bulk_modulus_from_volume_fluctuations(volumes, 300.0)
-    assert k_vol == pytest.approx(mechanics.hill_average(c_true)["K_R"], rel=0.02)
-    lengths, stack = mechanics.cumulative_elastic(cells[:20000], 300.0, n_points=5)
+    k_vol = elastic.bulk_modulus_from_volume_fluctuations(volumes, 300.0)
+    assert k_vol == pytest.approx(elastic.hill_average(c_true)["K_R"], rel=0.02)
+    lengths, stack = elastic.cumulative_elastic(cells[:20000], 300.0, n_points=5)
     assert stack.shape == (len(lengths), 6, 6) and lengths[-1] == 20000
 
 
@@ -76,7 +77,7 @@ def test_hill_average_isotropic_and_copper():
     c[:3, :3] = lam
     c[np.arange(3), np.arange(3)] = lam + 2 * mu
     c[np.arange(3, 6), np.arange(3, 6)] = mu
-    avg = mechanics.hill_average(c)
+    avg = elastic.hill_average(c)
     k = lam + 2 * mu / 3
     for key in ("K_V", "K_R", "K_H"):
         assert avg[key] == pytest.approx(k)
@@ -90,19 +91,19 @@ def test_hill_average_isotropic_and_copper():
     cu[:3, :3] = c12
     cu[np.arange(3), np.arange(3)] = c11
     cu[np.arange(3, 6), np.arange(3, 6)] = c44
-    avg = mechanics.hill_average(cu)
+    avg = elastic.hill_average(cu)
     assert avg["K_V"] == pytest.approx((c11 + 2 * c12) / 3)
     assert avg["K_R"] == pytest.approx((c11 + 2 * c12) / 3)
     assert avg["G_V"] == pytest.approx((c11 - c12 + 3 * c44) / 5)
     assert avg["G_R"] == pytest.approx(5 * (c11 - c12) * c44 / (4 * c44 + 3 * (c11 - c12)))
     with pytest.raises(ValueError, match="6x6"):
-        mechanics.hill_average(np.eye(3))
+        elastic.hill_average(np.eye(3))
 
 
 def test_block_average():
     rng = np.random.default_rng(2)
     x = rng.normal(1.0, 0.5, 10000)
-    mean, sem = mechanics.block_average(x, 20)
+    mean, sem = elastic.block_average(x, 20)
     assert mean == pytest.approx(1.0, abs=4 * 0.5 / 100)
     assert sem == pytest.approx(0.5 / 100, rel=0.5)
 
@@ -110,7 +111,7 @@ def test_block_average():
 def test_lagrangian_strain_of_a_pure_stretch():
     h0 = np.diag([10.0, 10.0, 10.0])
     cells = np.array([h0, h0 * 1.01])
-    eps = mechanics.lagrangian_strain(cells, reference=h0)
+    eps = elastic.lagrangian_strain(cells, reference=h0)
     assert eps[1, 0, 0] == pytest.approx(0.5 * (1.01**2 - 1))
     assert np.abs(eps[0]).max() == 0
 
@@ -123,10 +124,10 @@ def test_zero_kelvin_pv_matches_an_independent_eos_fit():
     atoms = bulk("Cu", cubic=True)
     table = mechanics.zero_kelvin_pv(atoms, EMT(), strains=(-0.03, -0.015, 0.0, 0.015, 0.03),
                                      relax=True, progress=False)
-    fit = mechanics.fit_birch_murnaghan2(table.volume_A3, table.pressure_GPa)
+    fit = elastic.fit_birch_murnaghan2(table.volume_A3, table.pressure_GPa)
     eos = EquationOfState(table.volume_A3.to_numpy(), table.energy_eV.to_numpy(), eos="birchmurnaghan")
     v0, _, b = eos.fit()
-    assert fit["K0_GPa"] == pytest.approx(b * mechanics.EV_PER_A3_TO_GPA, rel=0.03)
+    assert fit["K0_GPa"] == pytest.approx(b * elastic.EV_PER_A3_TO_GPA, rel=0.03)
     assert fit["V0_A3"] == pytest.approx(v0, rel=0.002)
 
 
@@ -140,7 +141,7 @@ def test_finite_strain_runs_give_a_falling_pressure(tmp_path):
     assert list(table.index) == [-0.02, 0.0, 0.02]
     assert table.pressure_GPa.is_monotonic_decreasing
     assert (table.pressure_err_GPa > 0).all() and (table.n_frames == 120).all()  # 0.3 ps at 0.5 fs, every 5 steps
-    fit = mechanics.fit_birch_murnaghan2(table.volume_A3, table.pressure_GPa, table.pressure_err_GPa)
+    fit = elastic.fit_birch_murnaghan2(table.volume_A3, table.pressure_GPa, table.pressure_err_GPa)
     assert 80 < fit["K0_GPa"] < 200  # EMT copper: ~135 GPa at 0 K
     cells = mechanics.strain_fluctuation_run(atoms, tmp_path / "nst", calculator="emt",
                                              equilibrate_ps=0.02, production_ps=0.06, frame_every=2,
@@ -179,12 +180,12 @@ def test_bm2_fit_flags_pressure_rising_with_volume():
     v = np.array([4200.0, 4300.0, 4400.0, 4500.0])
     p = np.array([-0.2, -0.1, 0.0, 0.1])  # rises with V: no bulk modulus
     with pytest.warns(UserWarning, match="not positive|does not fall"):
-        fit = mechanics.fit_birch_murnaghan2(v, p)
+        fit = elastic.fit_birch_murnaghan2(v, p)
     assert fit["physical"] is False
-    good = mechanics.fit_birch_murnaghan2(v, mechanics.birch_murnaghan2(v, 1.7, 4350.0))
+    good = elastic.fit_birch_murnaghan2(v, elastic.birch_murnaghan2(v, 1.7, 4350.0))
     assert good["physical"] is True and good["K0_GPa"] == pytest.approx(1.7, rel=1e-6)
     with pytest.raises(ValueError, match="finite"):
-        mechanics.fit_birch_murnaghan2(v, np.array([0.1, np.nan, 0.0, -0.1]))
+        elastic.fit_birch_murnaghan2(v, np.array([0.1, np.nan, 0.0, -0.1]))
 
 
 def test_hill_average_refuses_asymmetric_and_unstable_tensors():
@@ -193,8 +194,8 @@ def test_hill_average_refuses_asymmetric_and_unstable_tensors():
     asym = c.copy()
     asym[0, 2] = 1.0
     with pytest.raises(ValueError, match="not symmetric: C\\[13\\]"):
-        mechanics.hill_average(asym)
+        elastic.hill_average(asym)
     unstable = c.copy()
     unstable[3, 3] = -1.0
     with pytest.raises(ValueError, match="not positive definite"):
-        mechanics.hill_average(unstable)
+        elastic.hill_average(unstable)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from zifhelpers import meltquench
-from zifhelpers.data import load_structure
-from zifhelpers.md import read_thermo, read_trajectory
+from zifhelpers.data.public import load_structure
+from zifhelpers.simulation import meltquench
+from zifhelpers.simulation.md import read_thermo, read_trajectory
 
 
 def test_paper_protocol_schedule():
@@ -116,7 +116,7 @@ def test_heavier_hydrogens_are_used_by_the_run_and_recorded(tmp_path):
     frame = read_trajectory(folder)[-1]
     # the run used 4 amu; its frames, and so the material's density, keep the real masses
     assert frame.get_masses()[frame.numbers == 1] == pytest.approx(1.008)
-    from zifhelpers.analysis import density
+    from zifhelpers.analysis.structure import density
 
     assert density(frame) == pytest.approx(density(crystal), rel=1e-9)
 

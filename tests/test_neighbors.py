@@ -1,11 +1,11 @@
-"""zifhelpers.neighbors: one vesin neighbour list for the whole package."""
+"""zifhelpers.analysis.neighbors: one vesin neighbour list for the whole package."""
 
 import numpy as np
 import pytest
 from ase import Atoms
 from ase.neighborlist import neighbor_list as ase_neighbor_list
 
-from zifhelpers.neighbors import neighbor_list
+from zifhelpers.analysis.neighbors import neighbor_list
 
 
 def _skewed(n: int = 12, seed: int = 3) -> Atoms:

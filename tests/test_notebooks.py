@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zifhelpers.runner import run_notebooks
+from zifhelpers.compendium.runner import run_notebooks
 
 pytestmark = pytest.mark.slow
 
@@ -83,7 +83,7 @@ def test_notebooks_01_and_02_reproduce(smoke_run):
     from glob import glob
     from pathlib import Path
 
-    from zifhelpers.dataset import read_dataset
+    from zifhelpers.data.datasets import read_dataset
 
     out, outcomes = smoke_run
     for name in ("01_sampling", "02_training"):
@@ -123,43 +123,9 @@ def test_notebooks_01_and_02_reproduce(smoke_run):
                       "NVT at 1500 K without a broken linker (ps)": True}
     met = {k: v["met"] for k, v in training["student_targets"]["nequip_zbl3"].items()}
     assert met == all_but_liquid, met
-    # the 32-feature student: faster than 50x, below 40 meV/A on the glass, not yet on the liquid
-    w32 = training["student_targets"]["nequip_w32"]
-    met = {k: v["met"] for k, v in w32.items()}
-    assert met == {"speed-up over the published TorchScript model (×)": True,
-                   "force MAE, held-out liquid (meV/Å)": False,
-                   "force MAE, held-out glass (meV/Å)": True,
-                   "NVT at 1500 K without a broken linker (ps)": False}, met
-    # after the full 60 epochs a ring C–N bond opened (confirmed over 50 fs) at 9.4 ps
-    assert w32["NVT at 1500 K without a broken linker (ps)"]["value"] == pytest.approx(9.45)
-    # and better on both held-out sets than the best 16-feature student
-    for group in ("liquid", "glass"):
-        key = f"force MAE, held-out {group} (meV/Å)"
-        assert w32[key]["value"] < training["student_targets"]["nequip_zbl3"][key]["value"]
-    # w32 fine-tuned on its own failures (ring opening): stable for 10 ps, liquid unchanged
-    w32b = training["student_targets"]["nequip_w32b"]
-    met = {k: v["met"] for k, v in w32b.items()}
-    assert met == all_but_liquid, met
-    assert w32b["force MAE, held-out liquid (meV/Å)"]["value"] == pytest.approx(44.9, abs=0.1)
-    # each later fine-tune is still stable and lower on both held-out sets than its parent:
-    # w32h (Huber force loss), w32d (w32h one residual layer deeper, zifhelpers.deepening),
-    # w32e (w32d fine-tuned further), w32g (w32e with hot-glass and teacher-MD frames oversampled),
-    # w32j (w32g with energies weighed a quarter and the hot frames oversampled more),
-    # w32k (w32j fine-tuned 5 more epochs with the same recipe)
-    for name, parent, liquid, glass in (("nequip_w32h", "nequip_w32b", 43.8, 24.2),
-                                        ("nequip_w32d", "nequip_w32h", 43.2, 23.9),
-                                        ("nequip_w32e", "nequip_w32d", 42.8, 23.8),
-                                        ("nequip_w32g", "nequip_w32e", 42.3, 23.7),
-                                        ("nequip_w32j", "nequip_w32g", 41.3, 23.3),
-                                        ("nequip_w32k", "nequip_w32j", 40.7, 23.1)):
-        student = training["student_targets"][name]
-        met = {k: v["met"] for k, v in student.items()}
-        assert met == all_but_liquid, (name, met)
-        for group, value in (("liquid", liquid), ("glass", glass)):
-            key = f"force MAE, held-out {group} (meV/Å)"
-            assert student[key]["value"] == pytest.approx(value, abs=0.1), name
-            assert student[key]["value"] < training["student_targets"][parent][key]["value"], name
-    # w32m (w32k fine-tuned 6 more epochs, energies weighed a tenth): the first to meet every target
+    # only shipped students are judged (the lineage, data/models/lineage.md, is in git)
+    assert set(training["student_targets"]) == {"nequip", "allegro", "nequip_zbl3", "nequip_w32m"}
+    # nequip-w32m, the best student: every target met
     w32m = training["student_targets"]["nequip_w32m"]
     assert all(v["met"] for v in w32m.values()), w32m
     assert w32m["force MAE, held-out liquid (meV/Å)"]["value"] == pytest.approx(39.85, abs=0.05)

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from zifhelpers import paper, training
+from zifhelpers import training
+from zifhelpers.data import paper
 
 
 def test_table_values_as_printed_in_the_paper():

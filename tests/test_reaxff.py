@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from zifhelpers import analysis, linkers
-from zifhelpers.md import Schedule
-from zifhelpers.reaxff import run_reaxff
+from zifhelpers import analysis
+from zifhelpers.analysis import linkers
+from zifhelpers.simulation.md import Schedule
+from zifhelpers.simulation.reaxff import run_reaxff
 
 
 def test_reaxff_keeps_the_crystal_intact_at_300K(tmp_path, crystal):
@@ -36,7 +37,7 @@ def test_reaxff_refuses_elements_it_has_no_parameters_for(tmp_path):
 
 
 def test_local_structure_of_the_crystal_is_tetrahedral(crystal):
-    from zifhelpers.reaxff import local_structure
+    from zifhelpers.simulation.reaxff import local_structure
 
     table, dists = local_structure({"crystal": [crystal]})
     row = table.loc["crystal"]

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from zifhelpers import report
-from zifhelpers.paper import VALUES
+from zifhelpers.compendium import report
+from zifhelpers.data.paper import VALUES
 
 
 def _write(root, rel, record):

@@ -9,8 +9,8 @@ import pytest
 import torch
 from ase import Atoms
 
-from zifhelpers import repulsion
-from zifhelpers.dataset import read_dataset
+from zifhelpers.data.datasets import read_dataset
+from zifhelpers.potentials import repulsion
 
 SPECIES = ["H", "C", "N", "Zn"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from zifhelpers import rings
-from zifhelpers.data import load_structure
+from zifhelpers.analysis import rings
+from zifhelpers.data.public import load_structure
 
 
 def test_crystal_net_has_only_4_6_8_zn_rings(crystal):

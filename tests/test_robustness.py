@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from ase.calculators.calculator import Calculator, all_changes
 
-from zifhelpers.robustness import breaking_rate, linker_breaking_scan
+from zifhelpers.simulation.robustness import breaking_rate, linker_breaking_scan
 
 
 class NoForces(Calculator):

@@ -7,8 +7,8 @@ import json
 import nbformat
 import pytest
 
-from zifhelpers import profiles, runner
-from zifhelpers.results import comparison_table, read_results, write_results
+from zifhelpers.compendium import profiles, runner
+from zifhelpers.compendium.results import comparison_table, read_results, write_results
 
 
 def _notebook(path, body):
@@ -26,7 +26,7 @@ def test_failing_notebook_is_reported_with_its_cell(tmp_path):
     src.mkdir()
     good = _notebook(
         src / "01_good.ipynb",
-        "from zifhelpers.results import write_results\n"
+        "from zifhelpers.compendium.results import write_results\n"
         "write_results('01_good', profile, {'answer': 42}, results_dir)",
     )
     bad = _notebook(src / "02_bad.ipynb", "x = 1\nraise RuntimeError('boom in the cell')")
@@ -71,7 +71,7 @@ def test_results_round_trip_and_table(tmp_path):
 
 
 def test_aggregate_over_seeds(tmp_path):
-    from zifhelpers.results import aggregate
+    from zifhelpers.compendium.results import aggregate
 
     paths = [write_results(f"nb{k}", "quick", {"cn": 3.9 + 0.02 * k, "tag": "x", "ok": True},
                            tmp_path / str(k)) for k in range(3)]
@@ -82,3 +82,17 @@ def test_aggregate_over_seeds(tmp_path):
     assert table.loc["cn", "n"] == 3
     with pytest.raises(ValueError, match="no results"):
         aggregate([])
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick", "cpu", "paper"])
+def test_notebooks_03_and_06_share_validation_runs_only_with_the_same_settings(profile):
+    """Both run the reference on the same systems in md/validation: a run folder is reused only
+    with identical inputs (MDRun refuses otherwise), so the two notebooks' settings must agree."""
+    from zifhelpers.compendium import profiles
+
+    v = profiles.settings("03_validation", profile)
+    s = profiles.settings("06_allegro_scaling", profile)
+    shared = set(v["systems"]) & set(s["structure_systems"])
+    assert shared, "no shared system: then nothing to check"
+    assert s["structure_ps"] == v["production_ps"]
+    assert s["structure_frame_every"] == v["frame_every"]

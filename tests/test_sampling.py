@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zifhelpers.sampling import flat_histogram, random_sample, split
+from zifhelpers.training.sampling import flat_histogram, random_sample, split
 
 
 def _skewed(n=20000, seed=1):

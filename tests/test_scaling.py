@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zifhelpers import scaling
-from zifhelpers.scaling import fit_power_law, largest_fitting, size_scaling, summarize
+from zifhelpers.potentials import scaling
+from zifhelpers.potentials.scaling import (
+    fit_power_law,
+    largest_fitting,
+    size_scaling,
+    summarize,
+)
 
 
 def test_fit_recovers_a_known_exponent():

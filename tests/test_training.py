@@ -5,15 +5,13 @@ A tiny model on EMT copper keeps this under two minutes on 2 cores.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import numpy as np
 import pytest
 import yaml
 
 from zifhelpers import training
-from zifhelpers.calculators import load_calculator
+from zifhelpers.potentials.compile import compile_model
+from zifhelpers.potentials.registry import load_calculator
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +45,7 @@ def test_config_is_what_the_spec_says(tmp_path, copper_sets):
     spec.core_repulsion = True
     config = yaml.safe_load(training.write_config(spec, tmp_path / "r.yaml").read_text())
     wall = config["training_module"]["model"]["pair_potential"]
-    assert wall["_target_"] == "zifhelpers.repulsion.SwitchedZBL" and wall["fractions"] == [0.5, 0.75]
+    assert wall["_target_"] == "zifhelpers.potentials.repulsion.SwitchedZBL" and wall["fractions"] == [0.5, 0.75]
     spec.core_repulsion_fractions = (0.9, 0.6)
     with pytest.raises(ValueError, match="0 < inner < outer"):
         training.write_config(spec, tmp_path / "bad.yaml")
@@ -92,7 +90,7 @@ def test_train_resume_compile_load_evaluate(tmp_path, copper_sets):
     moved = tmp_path / "shipped.ckpt"
     torch.save(ckpt, moved)
     # with fused tensor products, as deployed_model and distil_student compile NequIP students
-    model = training.compile_model(moved, tmp_path / "cu.nequip.pt2", mode="aotinductor",
+    model = compile_model(moved, tmp_path / "cu.nequip.pt2", mode="aotinductor",
                                    example_atoms=frames[0], fused_tensor_product=True)
     assert not (tmp_path / "cu.nequip.example.pt").exists()
     assert not (tmp_path / "cu.fused.ckpt").exists()
@@ -119,7 +117,7 @@ def test_train_resume_compile_load_evaluate(tmp_path, copper_sets):
     assert set(errors) >= {"energy_mae_meV_atom", "force_mae_meV_A", "stress_mae_MPa"}
     assert all(np.isfinite(v) and v >= 0 for v in errors.values())
     with pytest.raises(ValueError, match="must end with .nequip.pt2"):
-        training.compile_model(best, tmp_path / "cu.pth")
+        compile_model(best, tmp_path / "cu.pth")
 
 
 def test_allegro_trains_compiles_and_gives_gradient_forces(tmp_path, copper_sets):
@@ -132,7 +130,7 @@ def test_allegro_trains_compiles_and_gives_gradient_forces(tmp_path, copper_sets
     best = training.train(spec, tmp_path / "allegro")
     curve = training.learning_curve(tmp_path / "allegro")
     assert list(curve.index) == [0, 1]
-    model = training.compile_model(best, tmp_path / "cu_allegro.nequip.pt2")
+    model = compile_model(best, tmp_path / "cu_allegro.nequip.pt2")
     calc = load_calculator(str(model), device="cpu")
     atoms = frames[22].copy()
     atoms.calc = calc
@@ -269,42 +267,3 @@ def test_fine_tune_then_standalone_checkpoint_needs_no_parent(tmp_path, copper_s
         training.add_core_repulsion(walled, tmp_path / "twice.ckpt")
 
 
-def test_shipped_students_are_standalone_and_small():
-    from pathlib import Path
-
-    import torch
-
-    folder = Path(training.__file__).resolve().parents[1] / "data" / "models"
-    for name, file in training.DEPLOYED.items():
-        path = folder / file
-        assert path.is_file(), name
-        assert path.stat().st_size < 2_000_000, name  # the repository stays lean
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        model = ckpt["hyper_parameters"]["info_dict"]["training_module"]["model"]
-        # no reference to a parent checkpoint that only existed on the training machine
-        assert model["_target_"] in ("nequip.model.NequIPGNNModel", "allegro.model.AllegroModel",
-                                     "zifhelpers.deepening.ResidualNequIPGNNModel")
-        assert model["type_names"] == ["H", "C", "N", "Zn"] or "chemical_symbols" in str(
-            model["type_names"]), name
-    with pytest.raises(ValueError, match="no deployed student 'mace'"):
-        training.deployed_model("mace")
-    # retired students are neither shipped nor silently missing: the error says how to restore one
-    assert not set(training.RETIRED) & set(training.DEPLOYED)
-    for file in training.RETIRED.values():
-        assert not (folder / file).exists(), f"{file} is retired but still in data/models"
-    with pytest.raises(FileNotFoundError, match="git show 72ec5c9:data/models/student_nequip_w32b.ckpt"):
-        training.deployed_model("nequip-w32b")
-    with pytest.raises(FileNotFoundError, match="git show bb3d115:data/models/student_nequip_w32k.ckpt"):
-        training.deployed_model("nequip-w32k")
-    assert set(training.RETIRED_AT) == set(training.RETIRED)
-    # where the checkout has its history, each named commit really holds the retired file
-    root = folder.parents[1]
-    has_history = shutil.which("git") and (root / ".git").exists() and subprocess.run(
-        ["git", "-C", str(root), "rev-parse", "--is-shallow-repository"],
-        capture_output=True, text=True).stdout.strip() == "false"
-    if has_history:
-        for name, file in training.RETIRED.items():
-            where = f"{training.RETIRED_AT[name]}:data/models/{file}"
-            found = subprocess.run(["git", "-C", str(root), "cat-file", "-e", where],
-                                   capture_output=True)
-            assert found.returncode == 0, f"{where} is not in the git history"

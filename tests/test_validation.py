@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import time
-
 import numpy as np
 import pytest
 
-from zifhelpers import validation
+from zifhelpers.simulation import validation
 
 
 def test_structural_properties_of_the_crystal(crystal):
@@ -19,17 +16,6 @@ def test_structural_properties_of_the_crystal(crystal):
     assert (props["intact_linkers"], props["n_linkers"]) == (32, 32)
     assert np.nanmin(props["pmf_ZnN_kJmol"]) == 0.0
     assert 1.9 < props["r"][np.argmax(props["g_ZnN"])] < 2.1
-
-
-def test_latest_trained_model(tmp_path):
-    assert validation.latest_trained_model(tmp_path) == "published"
-    old = tmp_path / "a.nequip.pt2"
-    new = tmp_path / "b.nequip.pth"
-    old.write_text("x")
-    new.write_text("y")
-    os.utime(old, (time.time() - 100, time.time() - 100))
-    (tmp_path / "notes.txt").write_text("not a model")
-    assert validation.latest_trained_model(tmp_path) == str(new)
 
 
 def test_xray_comparison_of_the_crystal(crystal):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from ase.build import bulk
 
-from zifhelpers import viewer
-from zifhelpers.data import load_structure
+from zifhelpers.compendium import viewer
+from zifhelpers.data.public import load_structure
 
 
 def test_zn_groups_of_the_crystal_and_an_undercoordinated_glass(crystal):

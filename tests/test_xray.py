@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zifhelpers import data, xray
+from zifhelpers import data
+from zifhelpers.analysis import xray
 
 
 @pytest.mark.parametrize("symbol,z", [("H", 1), ("C", 6), ("N", 7), ("Zn", 30)])

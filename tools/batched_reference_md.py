@@ -19,7 +19,7 @@ Three sub-commands:
     every ``--save-every`` steps, so a killed run still leaves its data.
 ``analyse`` (here, with zifhelpers)
     Block-averaged pressures per replica and a second-order Birch-Murnaghan
-    fit per system (:func:`zifhelpers.mechanics.fit_birch_murnaghan2`).
+    fit per system (:func:`zifhelpers.analysis.elastic.fit_birch_murnaghan2`).
 
 Units: Å, eV, amu, fs, K; pressures in GPa.
 """
@@ -48,7 +48,7 @@ Z_OF = {"H": 1, "C": 6, "N": 7, "Zn": 30}
 
 # ----------------------------------------------------------------- prepare
 def prepare(args) -> None:
-    from zifhelpers.data import load_structure, published_model_path
+    from zifhelpers.data.public import load_structure, published_model_path
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -253,7 +253,7 @@ def run(args) -> None:
 
 # ----------------------------------------------------------------- analyse
 def analyse(args) -> None:
-    from zifhelpers.mechanics import block_average, fit_birch_murnaghan2
+    from zifhelpers.analysis.elastic import block_average, fit_birch_murnaghan2
 
     # a replica's series: its columns in each input, in order (later inputs are
     # continuations made with --restart)

@@ -1,10 +1,10 @@
-"""Make the shipped reference data set by active learning (zifhelpers.active).
+"""Make the shipped reference data set by active learning (zifhelpers.training.active).
 
     .venv/bin/python tools/generate_reference_data.py [--profile quick] [--rounds N]
 
 Students (small NequIP, nequip 0.19) sample the paper's state points (crystal at
 300 K; liquids at 1500 and 1750 K at 1.00, 0.95, 0.90, 0.85 of the crystal
-volume); the published model (converted, zifhelpers.convert) labels the most
+volume); the published model (converted, zifhelpers.potentials.convert) labels the most
 uncertain frames. Resumable: re-run the same command after an interruption.
 Writes data/reference/active_learning.extxyz.gz and its _summary.json.
 """
@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from zifhelpers import active
-from zifhelpers.calculators import load_calculator
-from zifhelpers.dataset import read_dataset
+from zifhelpers.data.datasets import read_dataset
+from zifhelpers.potentials.registry import load_calculator
+from zifhelpers.training import active
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .profiles import PROFILES
+from .compendium.profiles import PROFILES
 
 
 def _parse_param(text: str) -> tuple[str, object]:
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "report":
-        from .report import write_report
+        from .compendium.report import write_report
 
         path, current = write_report(check=args.check)
         if not current:
@@ -62,14 +62,14 @@ def main(argv: list[str] | None = None) -> int:
         return _convert_published(args)
 
     if args.command == "fetch":
-        from .data import fetch_all
+        from .data.public import fetch_all
 
         paths = fetch_all()
         print(f"{len(paths)} files verified")
         return 0
 
     if args.command == "md-resume":
-        from .md import MDGuardError, MDRun
+        from .simulation.md import MDGuardError, MDRun
 
         try:
             path = MDRun.resume(args.workdir, progress=not args.no_progress)
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"finished: {path}")
         return 0
 
-    from .runner import run_notebooks
+    from .compendium.runner import run_notebooks
 
     outcomes = run_notebooks(
         args.notebooks or None,
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 def _convert_published(args) -> int:
     import shutil
 
-    from .convert import converted_published_model, converted_published_package
+    from .potentials.convert import converted_published_model, converted_published_package
 
     for value, ending in ((args.output, ".nequip.zip"), (args.compiled, ".nequip.pt2")):
         if value is not None and not value.endswith(ending):

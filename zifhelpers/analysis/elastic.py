@@ -1,0 +1,214 @@
+"""Elastic constants from MD data: equation-of-state fits and strain fluctuations.
+
+* **Finite strain differences**: the mean pressure of NVT runs at several
+  volumes, fitted with the second-order Birch–Murnaghan equation of state
+  (K′ = 4; F. Birch, Phys. Rev. 71, 809 (1947)) →
+  :func:`fit_birch_murnaghan2` gives K0 and V0 with uncertainties.
+* **Strain fluctuations** in the NσT ensemble (M. Parrinello and A. Rahman,
+  J. Chem. Phys. 76, 2662 (1982)): the compliance tensor is
+  S = ⟨V⟩/(k_B T) · cov(ε) with ε the Lagrangian strain of each frame's cell
+  with respect to the mean cell, in Voigt notation with engineering shears
+  (ε4 = 2ε23, …), and C = S⁻¹ → :func:`elastic_from_cell_fluctuations`; the
+  bulk modulus also follows from the volume fluctuations alone,
+  K = k_B T ⟨V⟩/⟨δV²⟩ → :func:`bulk_modulus_from_volume_fluctuations`.
+
+Voigt, Reuss and Hill averages (R. Hill, Proc. Phys. Soc. A 65, 349 (1952)) of
+K, G, E and ν → :func:`hill_average`. Units: GPa, Å³, K. The runs that make
+the data are in :mod:`zifhelpers.simulation.mechanics`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ase.units import kB
+
+__all__ = [
+    "EV_PER_A3_TO_GPA",
+    "birch_murnaghan2",
+    "fit_birch_murnaghan2",
+    "block_average",
+    "lagrangian_strain",
+    "elastic_from_cell_fluctuations",
+    "bulk_modulus_from_volume_fluctuations",
+    "cumulative_elastic",
+    "hill_average",
+]
+
+
+EV_PER_A3_TO_GPA = 160.21766208
+
+
+_VOIGT = [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]
+
+
+def birch_murnaghan2(volume, k0_GPa: float, v0_A3: float):
+    """Second-order Birch–Murnaghan pressure (GPa) at ``volume`` (Å³), K′ = 4.
+
+    P(V) = 3K0/2 · [(V0/V)^(7/3) − (V0/V)^(5/3)]
+    """
+    x = v0_A3 / np.asarray(volume, dtype=float)
+    return 1.5 * k0_GPa * (x ** (7.0 / 3.0) - x ** (5.0 / 3.0))
+
+
+def fit_birch_murnaghan2(volumes, pressures, pressure_errors=None, mass_amu: float | None = None) -> dict:
+    """Fit P(V) data (Å³, GPa) with the second-order Birch–Murnaghan EOS.
+
+    Parameters
+    ----------
+    volumes, pressures : array-like
+        Mean volume (Å³) and mean pressure (GPa) of each run; at least 3.
+    pressure_errors : array-like, optional
+        Standard errors of the pressures (GPa), used as weights.
+    mass_amu : float, optional
+        Mass of the cell (amu), to report ρ0 in g/cm³.
+
+    Returns
+    -------
+    dict
+        ``K0_GPa``, ``K0_err_GPa``, ``V0_A3``, ``V0_err_A3`` (1σ from the fit's
+        covariance) and, with ``mass_amu``, ``rho0_g_cm3`` and ``rho0_err_g_cm3``;
+        ``physical`` is False (and a warning says why) when the pressure does
+        not fall as the volume grows or the fitted K0 is not positive: such a
+        K0 is not a bulk modulus, however small its error bar.
+    """
+    import warnings
+
+    from scipy.optimize import curve_fit
+
+    v = np.asarray(volumes, dtype=float)
+    p = np.asarray(pressures, dtype=float)
+    if v.shape != p.shape or v.ndim != 1:
+        raise ValueError(f"volumes and pressures must be 1-D of equal length, got {v.shape} and {p.shape}")
+    if len(v) < 3:
+        raise ValueError(f"need at least 3 (V, P) points to fit K0 and V0, got {len(v)}")
+    if not (np.isfinite(v).all() and np.isfinite(p).all() and (v > 0).all()):
+        raise ValueError(f"volumes must be finite and > 0 Å³ and pressures finite; got V={v}, P={p}")
+    sigma = None if pressure_errors is None else np.asarray(pressure_errors, dtype=float)
+    # initial guess from a straight line: K = -V dP/dV, V0 where P = 0
+    slope, intercept = np.polyfit(v, p, 1)
+    v0_guess = -intercept / slope if slope < 0 else v.mean()
+    k0_guess = max(-slope * v0_guess, 1e-3)
+    params, cov = curve_fit(
+        birch_murnaghan2, v, p, p0=[k0_guess, v0_guess], sigma=sigma,
+        absolute_sigma=sigma is not None, maxfev=10000,
+    )
+    err = np.sqrt(np.diag(cov))
+    out = {"K0_GPa": float(params[0]), "K0_err_GPa": float(err[0]),
+           "V0_A3": float(params[1]), "V0_err_A3": float(err[1]), "physical": True}
+    by_volume = p[np.argsort(v)]
+    problems = []
+    if params[0] <= 0:
+        problems.append(f"K0 = {params[0]:.3g} GPa is not positive")
+    if not (np.diff(by_volume) < 0).all():
+        problems.append("the pressure does not fall at every step of volume "
+                        f"(P by increasing V: {np.round(by_volume, 4).tolist()} GPa)")
+    if problems:
+        out["physical"] = False
+        warnings.warn("fit_birch_murnaghan2: " + "; ".join(problems)
+                      + ": longer runs or a wider volume range are needed", stacklevel=2)
+    if mass_amu is not None:
+        rho = mass_amu / params[1] * 1.66053906660
+        out["rho0_g_cm3"] = float(rho)
+        out["rho0_err_g_cm3"] = float(rho * err[1] / params[1])
+    return out
+
+
+def block_average(series, n_blocks: int = 10) -> tuple[float, float]:
+    """Mean and its standard error from ``n_blocks`` contiguous blocks."""
+    x = np.asarray(series, dtype=float)
+    if len(x) < n_blocks:
+        raise ValueError(f"{len(x)} samples cannot make {n_blocks} blocks")
+    blocks = np.array([b.mean() for b in np.array_split(x, n_blocks)])
+    return float(x.mean()), float(blocks.std(ddof=1) / np.sqrt(n_blocks))
+
+
+def lagrangian_strain(cells, reference=None) -> np.ndarray:
+    """Lagrangian strain of each cell against ``reference`` (default: the mean).
+
+    Cells are ASE-style (rows are the lattice vectors), shape (n, 3, 3). With
+    H = cellᵀ and F = H H_ref⁻¹, ε = ½ (FᵀF − I). Returns (n, 3, 3).
+    """
+    h = np.transpose(np.asarray(cells, dtype=float), (0, 2, 1))
+    h_ref = h.mean(axis=0) if reference is None else np.asarray(reference, dtype=float).T
+    f = h @ np.linalg.inv(h_ref)
+    return 0.5 * (np.transpose(f, (0, 2, 1)) @ f - np.eye(3))
+
+
+def _voigt_strain(eps: np.ndarray) -> np.ndarray:
+    factors = np.array([1, 1, 1, 2, 2, 2])
+    return np.stack([eps[:, i, j] for i, j in _VOIGT], axis=1) * factors
+
+
+def elastic_from_cell_fluctuations(cells, temperature: float) -> np.ndarray:
+    """Elastic stiffness C (6×6, GPa, Voigt) from NσT cell fluctuations.
+
+    S = ⟨V⟩/(k_B T) · cov(ε_Voigt), C = S⁻¹ (Parrinello & Rahman 1982).
+
+    Parameters
+    ----------
+    cells : array-like, shape (n_frames, 3, 3)
+        Cells (Å, rows are lattice vectors) of an equilibrated NσT run.
+    temperature : float
+        Temperature in K.
+    """
+    cells = np.asarray(cells, dtype=float)
+    if cells.ndim != 3 or cells.shape[1:] != (3, 3) or len(cells) < 7:
+        raise ValueError(f"cells must have shape (n >= 7, 3, 3), got {cells.shape}")
+    volume = np.abs(np.linalg.det(cells)).mean()
+    eps = _voigt_strain(lagrangian_strain(cells))
+    compliance = volume / (kB * temperature) * np.cov(eps, rowvar=False) / EV_PER_A3_TO_GPA
+    return np.linalg.inv(compliance)
+
+
+def bulk_modulus_from_volume_fluctuations(volumes, temperature: float) -> float:
+    """K = k_B T ⟨V⟩ / ⟨δV²⟩ in GPa, from NPT volumes (Å³) at ``temperature`` (K)."""
+    v = np.asarray(volumes, dtype=float)
+    return float(kB * temperature * v.mean() / v.var(ddof=1) * EV_PER_A3_TO_GPA)
+
+
+def cumulative_elastic(cells, temperature: float, n_points: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """Elastic tensors from growing prefixes of a run, for convergence plots.
+
+    Returns the prefix lengths (frames) and the stack of 6×6 C (GPa).
+    """
+    cells = np.asarray(cells, dtype=float)
+    lengths = np.unique(np.linspace(max(20, len(cells) // n_points), len(cells), n_points).astype(int))
+    return lengths, np.array([elastic_from_cell_fluctuations(cells[:n], temperature) for n in lengths])
+
+
+def hill_average(C) -> dict[str, float]:
+    """Voigt, Reuss and Hill averages of an elastic tensor (6×6, GPa).
+
+    Returns ``K_V``, ``K_R``, ``K_H``, ``G_V``, ``G_R``, ``G_H`` and, from the
+    Hill values, Young's modulus ``E_H`` = 9KG/(3K+G) and Poisson's ratio
+    ``nu_H`` = (3K − 2G)/(2(3K + G)).
+    """
+    c = np.asarray(C, dtype=float)
+    if c.shape != (6, 6):
+        raise ValueError(f"C must be 6x6 (Voigt), got {c.shape}")
+    if not np.isfinite(c).all():
+        raise ValueError("C has non-finite elements")
+    asym = np.abs(c - c.T).max()
+    if asym > 1e-6 * max(np.abs(c).max(), 1e-12):
+        i, j = np.unravel_index(np.argmax(np.abs(c - c.T)), c.shape)
+        raise ValueError(f"C is not symmetric: C[{i + 1}{j + 1}] = {c[i, j]:.4g} but "
+                         f"C[{j + 1}{i + 1}] = {c[j, i]:.4g} GPa")
+    eig = np.linalg.eigvalsh(0.5 * (c + c.T))
+    if eig.min() <= 0:
+        raise ValueError(f"C is not positive definite (eigenvalues {np.round(eig, 4).tolist()} "
+                         "GPa): the structure is mechanically unstable or the fluctuations are "
+                         "not converged; no Hill average")
+    s = np.linalg.inv(c)
+    k_v = (c[0, 0] + c[1, 1] + c[2, 2] + 2 * (c[0, 1] + c[0, 2] + c[1, 2])) / 9
+    g_v = (c[0, 0] + c[1, 1] + c[2, 2] - (c[0, 1] + c[0, 2] + c[1, 2])
+           + 3 * (c[3, 3] + c[4, 4] + c[5, 5])) / 15
+    k_r = 1 / (s[0, 0] + s[1, 1] + s[2, 2] + 2 * (s[0, 1] + s[0, 2] + s[1, 2]))
+    g_r = 15 / (4 * (s[0, 0] + s[1, 1] + s[2, 2]) - 4 * (s[0, 1] + s[0, 2] + s[1, 2])
+                + 3 * (s[3, 3] + s[4, 4] + s[5, 5]))
+    k_h, g_h = (k_v + k_r) / 2, (g_v + g_r) / 2
+    return {
+        "K_V": float(k_v), "K_R": float(k_r), "K_H": float(k_h),
+        "G_V": float(g_v), "G_R": float(g_r), "G_H": float(g_h),
+        "E_H": float(9 * k_h * g_h / (3 * k_h + g_h)),
+        "nu_H": float((3 * k_h - 2 * g_h) / (2 * (3 * k_h + g_h))),
+    }

@@ -1,0 +1,231 @@
+"""Run profiles shared by every notebook.
+
+``smoke``
+    CI: seconds to a few minutes on 2 CPU cores; exercises every code path on
+    tiny runs. Numbers are not converged.
+``quick``
+    A laptop: under an hour per notebook on a CPU. Shorter runs and single
+    cells; each notebook states what that changes.
+``cpu``
+    The reproduction campaign on a 2-core CPU (hours per notebook): the
+    paper's protocols scaled to what such a machine finishes, sampled with the
+    shipped CPU student (``nequip-w32m``, hydrogens at 4 amu, 2 fs steps) and
+    measured with the reference. Notebooks without ``cpu`` settings of their
+    own use their ``quick`` ones (:data:`CPU_FALLS_BACK_TO_QUICK`).
+``paper``
+    The paper's exact protocol (100 ps, 2×2×2 supercells): meant for a GPU.
+"""
+
+from __future__ import annotations
+
+PROFILES = ("smoke", "quick", "cpu", "paper")
+
+__all__ = ["PROFILES", "CPU_FALLS_BACK_TO_QUICK", "CPU_COST_HOURS", "check_profile", "settings"]
+
+#: Wall hours of each notebook under ``cpu`` on 2 cores of an AMD EPYC with AVX-512,
+#: from the campaign's own runs (student MD: 17-20 steps/s on 272 atoms; the reference:
+#: about 0.4 s a call). On an AVX2-only CPU, expect about twice as long.
+CPU_COST_HOURS = {"00_data_and_models": 0.2, "01_sampling": 0.3, "02_training": 1.0,
+                  "03_validation": 1.0, "04_melt_quench": 1.3, "05_mechanics": 4.0,
+                  "06_allegro_scaling": 1.0}
+
+#: Notebooks whose ``cpu`` profile is their ``quick`` one (nothing to scale up
+#: on a CPU, or not yet given campaign settings).
+CPU_FALLS_BACK_TO_QUICK = ("00_data_and_models", "01_sampling", "02_training",
+                           "03_validation", "06_allegro_scaling")
+
+#: Per-notebook settings for each profile. Notebooks read theirs with
+#: :func:`settings`; a papermill sweep can still override any parameter.
+_SETTINGS: dict[str, dict[str, dict]] = {
+    "00_data_and_models": {
+        "smoke": {"structures": "zif4", "include_rmc": False},
+        "quick": {"structures": "zif4", "include_rmc": True},
+        "paper": {"structures": "zif4", "include_rmc": True},
+    },
+    "01_sampling": {
+        "smoke": {"n_train": 20, "n_test": 8},
+        "quick": {"n_train": 40, "n_test": 10},
+        "paper": {"n_train": 2500, "n_test": 200},
+    },
+    "02_training": {
+        "smoke": {"model": {"l_max": 1, "r_max": 4.0, "num_layers": 2, "num_features": 8,
+                            "radial_mlp_width": 16, "max_epochs": 3, "batch_size": 4},
+                  "screen": {}},
+        "quick": {"model": {"l_max": 1, "r_max": 5.0, "num_layers": 3, "num_features": 16,
+                            "radial_mlp_width": 32, "max_epochs": 40, "batch_size": 2},
+                  "screen": {
+                      name: {"num_features": 8, "max_epochs": 10, **over}
+                      for name, over in {
+                          "l=1, r=6": {"l_max": 1, "r_max": 6.0},
+                          "l=2, r=4": {"l_max": 2, "r_max": 4.0},
+                          "l=2, r=5": {"l_max": 2, "r_max": 5.0},
+                          "l=2, r=6, no parity": {"l_max": 2, "r_max": 6.0},
+                          "l=2, r=6, random": {"l_max": 2, "r_max": 6.0,
+                                               "train_file": "random_train.extxyz"},
+                          "Allegro, l=2, r=6": {"model": "allegro", "l_max": 2, "r_max": 6.0},
+                      }.items()}},
+        "paper": {"model": {"l_max": 2, "r_max": 6.0, "num_layers": 5, "num_features": 32,
+                            "parity": False, "radial_mlp_width": 64, "max_epochs": 1000,
+                            "batch_size": 5},
+                  "screen": {
+                      "l=1, r=6": {"l_max": 1, "r_max": 6.0},
+                      "l=2, r=4": {"l_max": 2, "r_max": 4.0},
+                      "l=2, r=5": {"l_max": 2, "r_max": 5.0},
+                      "l=2, r=6": {"l_max": 2, "r_max": 6.0, "parity": True},
+                      "l=2, r=6, random": {"l_max": 2, "r_max": 6.0,
+                                           "train_file": "random_train.extxyz"},
+                      "Allegro deployed": {"model": "allegro", "l_max": 2, "r_max": 6.0,
+                                           "num_layers": 2, "num_features": 64},
+                  }},
+    },
+    "03_validation": {
+        "smoke": {
+            "systems": ["crystal_300K", "liquid_1500K", "glass01_300K"],
+            "liquid_start": "glass01", "melt_ps": 0.002, "production_ps": 0.004,
+            "frame_every": 2, "ring_every": 2, "pore_every": 2, "xray_r_max": 12.0,
+        },
+        "quick": {
+            "systems": ["crystal_300K", "liquid_1500K", "glass01_300K", "glass02_300K"],
+            "liquid_start": "glass01", "melt_ps": 0.05, "production_ps": 0.1,
+            "frame_every": 20, "ring_every": 2, "pore_every": 2, "xray_r_max": 20.0,
+        },
+        "paper": {
+            "systems": ["crystal_300K", "liquid_1500K"] + [f"glass{i:02d}_300K" for i in range(1, 11)],
+            "liquid_start": "crystal", "melt_ps": 20.0, "production_ps": 100.0,
+            "frame_every": 200, "ring_every": 10, "pore_every": 100, "xray_r_max": 20.0,
+        },
+    },
+    "04_melt_quench": {
+        "smoke": {
+            "protocol": {"supercell": (1, 1, 1), "rate_K_per_ps": 400000.0, "prepare_ps": 0.002,
+                         "plateau_ps": 0.002, "equilibrate_ps": 0.004},
+            "frame_every": 2, "integrity_every": 4, "ring_every": 1, "pore_every": 2,
+            "glass_300K": {"production_ps": 0.004, "frame_every": 2, "reference_frames": 2},
+        },
+        "quick": {
+            "protocol": {"supercell": (1, 1, 1), "rate_K_per_ps": 6000.0, "prepare_ps": 0.05,
+                         "plateau_ps": 0.1, "equilibrate_ps": 0.1},
+            "frame_every": 20, "integrity_every": 100, "ring_every": 1, "pore_every": 2,
+            "glass_300K": {"production_ps": 0.1, "frame_every": 20, "reference_frames": 5},
+        },
+        "cpu": {
+            # the paper's schedule shape on one cell: 50 ps at 1500 K as in the paper (a
+            # 15 ps plateau left the cell crystalline), ramps at 50 K/ps instead of 20
+            "protocol": {"supercell": (1, 1, 1), "rate_K_per_ps": 50.0, "prepare_ps": 2.0,
+                         "plateau_ps": 50.0, "equilibrate_ps": 10.0, "timestep_fs": 2.0,
+                         "hot_timestep_fs": 2.0, "hydrogen_mass_amu": 4.0},
+            "potential": "nequip-w32m",
+            "frame_every": 500, "integrity_every": 250, "ring_every": 5, "pore_every": 20,
+            # 20 ps at 300 K, frames every 100 fs as the paper; the reference on 50 of them
+            "glass_300K": {"production_ps": 20.0, "frame_every": 50, "reference_frames": 50},
+        },
+        "paper": {
+            "protocol": {},
+            "frame_every": 200, "integrity_every": 1000, "ring_every": 10, "pore_every": 100,
+            "glass_300K": {"production_ps": 100.0, "frame_every": 200, "reference_frames": 50},
+        },
+    },
+    "05_mechanics": {
+        "smoke": {
+            "systems": ["crystal"], "strains": [-0.03, 0.0, 0.03],
+            "equilibrate_ps": 0.001, "production_ps": 0.003, "frame_every": 1,
+            "fluct_equilibrate_ps": 0.001, "fluct_production_ps": 0.005,
+            "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": False,
+            "fluct_systems": ["crystal"],
+        },
+        "quick": {
+            "systems": ["crystal"], "strains": [-0.03, -0.015, 0.0, 0.015, 0.03],
+            "equilibrate_ps": 0.025, "production_ps": 0.05, "frame_every": 5,
+            "fluct_equilibrate_ps": 0.05, "fluct_production_ps": 0.25,
+            "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": True,
+            "fluct_systems": ["crystal"],
+        },
+        "cpu": {
+            # sampled by the student (H 4 amu, 2 fs), measured by the reference on 20
+            # frames per volume; about 4 h on 2 cores
+            "potential": "nequip-w32m", "md": {"timestep_fs": 2.0, "hydrogen_mass_amu": 4.0},
+            "systems": ["crystal", "glass01", "glass02", "glass03"],
+            "strains": [-0.045, -0.03, -0.015, 0.0, 0.015, 0.03, 0.045],
+            "equilibrate_ps": 2.0, "production_ps": 10.0, "frame_every": 50, "reference_frames": 20,
+            "fluct_equilibrate_ps": 5.0, "fluct_production_ps": 100.0,
+            "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": True,
+            "fluct_systems": ["crystal"],
+        },
+        "paper": {
+            "systems": ["crystal"] + [f"glass{i:02d}" for i in range(1, 11)],
+            "strains": [-0.045, -0.03, -0.015, 0.0, 0.015, 0.03, 0.045],
+            "equilibrate_ps": 100.0, "production_ps": 100.0, "frame_every": 200,
+            "fluct_equilibrate_ps": 100.0, "fluct_production_ps": 5000.0,
+            "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": True,
+            "fluct_systems": ["crystal"] + [f"glass{i:02d}" for i in range(1, 11)],
+        },
+    },
+    "06_allegro_scaling": {
+        "smoke": {
+            "scaling_repeats": {"published": [1]}, "rmc_models": [],
+            "structure_systems": ["crystal_300K"], "structure_ps": 0.004, "structure_frame_every": 2,
+            "accuracy_frames": 4, "robust_models": ["published"], "robust_temperatures": [1500.0],
+            "robust_ps": 0.003, "robust_seeds": [0],
+            "reaxff_protocol": {"supercell": (1, 1, 1), "rate_K_per_ps": 400000.0,
+                                "prepare_ps": 0.002, "plateau_ps": 0.002, "equilibrate_ps": 0.004},
+            "reaxff_frame_every": 8,
+            "mq_protocol": {"supercell": (1, 1, 1), "t_max_K": 1400.0, "rate_K_per_ps": 400000.0,
+                            "prepare_ps": 0.002, "plateau_ps": 0.002, "equilibrate_ps": 0.004},
+            "mq_models": ["Allegro student"], "mq_frame_every": 2, "mq_integrity_every": 2,
+        },
+        "quick": {
+            "scaling_repeats": {"published": [1, 2, 3], "published-legacy": [1, 2],
+                                "NequIP student": [1, 2, 3, 4, 5],
+                                "Allegro student": [1, 2, 3, 4, 5]},
+            "rmc_models": ["published", "NequIP student", "Allegro student"],
+            "structure_systems": ["crystal_300K", "glass01_300K"], "structure_ps": 0.1,
+            "structure_frame_every": 20, "accuracy_frames": 90,
+            "robust_models": ["NequIP student", "Allegro student"],
+            "robust_temperatures": [1000.0, 1300.0, 1500.0, 1800.0], "robust_ps": 2.0,
+            "robust_seeds": [0],
+            "reaxff_protocol": {"supercell": (1, 1, 1), "rate_K_per_ps": 6000.0,
+                                "prepare_ps": 0.05, "plateau_ps": 0.1, "equilibrate_ps": 0.1},
+            "reaxff_frame_every": 200,
+            "mq_protocol": {"supercell": (1, 1, 1), "t_max_K": 1400.0, "rate_K_per_ps": 2000.0,
+                            "prepare_ps": 0.1, "plateau_ps": 0.5, "equilibrate_ps": 0.25},
+            "mq_models": ["NequIP student", "Allegro student"],
+            "mq_frame_every": 20, "mq_integrity_every": 20,
+        },
+        "paper": {
+            "scaling_repeats": {name: [1, 2, 3, 4, 5] for name in (
+                "published", "published-legacy", "NequIP student", "Allegro student")},
+            "rmc_models": ["published", "published-legacy", "NequIP student", "Allegro student"],
+            "structure_systems": ["crystal_300K"] + [f"glass{i:02d}_300K" for i in range(1, 11)],
+            "structure_ps": 100.0, "structure_frame_every": 200, "accuracy_frames": 10000,
+            "robust_models": ["NequIP student", "Allegro student"],
+            "robust_temperatures": [1000.0, 1100.0, 1200.0, 1300.0, 1400.0, 1500.0, 1600.0,
+                                    1800.0],
+            "robust_ps": 100.0, "robust_seeds": [0, 1, 2],
+            "reaxff_protocol": {"supercell": (2, 2, 2)},
+            "reaxff_frame_every": 4000,
+            "mq_protocol": {"t_max_K": 1400.0, "plateau_ps": 100.0},
+            "mq_models": ["NequIP student", "Allegro student"],
+            "mq_frame_every": 200, "mq_integrity_every": 1000,
+        },
+    },
+}
+
+
+def check_profile(profile: str) -> str:
+    """Return ``profile`` if valid, else raise a ValueError listing the valid ones."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
+    return profile
+
+
+def settings(notebook: str, profile: str) -> dict:
+    """Settings of ``notebook`` (its file stem) under ``profile``."""
+    check_profile(profile)
+    if profile == "cpu" and notebook in CPU_FALLS_BACK_TO_QUICK:
+        profile = "quick"
+    try:
+        return dict(_SETTINGS[notebook][profile])
+    except KeyError:
+        raise KeyError(
+            f"no profile settings for notebook {notebook!r}; known: {sorted(_SETTINGS)}"
+        ) from None

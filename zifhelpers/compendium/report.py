@@ -1,0 +1,263 @@
+"""The reproduction report: the paper's values beside ours, from committed results only.
+
+``python -m zifhelpers report`` writes ``REPRODUCTION.md`` at the top of the
+repository from the results JSONs committed under ``results/`` and the paper's
+values in :mod:`zifhelpers.data.paper`; ``--check`` fails when the committed file
+differs from what the results give (CI runs it, so the report never drifts).
+
+For each of the paper's quantities, every measurement we have: our value ± its
+error, the potential and the run that produced it, the difference in units of the
+combined uncertainty ``z = (ours − paper) / sqrt(error² + spread²)``, and a
+verdict: ``agrees`` (the issue's target is met; without a target, ``|z| ≤ 2``),
+``differs``, or ``not measured``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..data.paper import VALUES, PaperValue
+
+__all__ = ["Measurement", "MEASUREMENTS", "collect", "sampler_checks", "render", "write_report",
+           "repo_root"]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Where one of our numbers for a paper value lives.
+
+    ``path`` is a results JSON relative to the repository root; ``value`` and
+    ``error`` are dotted paths into it. ``potential`` and ``run`` say what
+    produced the number. A note for the row is read from ``notes.<key>`` in the
+    JSON when present (e.g. the measured cause of a miss), else ``note``.
+    """
+
+    key: str
+    path: str
+    value: str
+    error: str | None
+    potential: str
+    run: str
+    note: str = ""
+
+
+_PV_GPU = "results/gpu/05_pv_reference_h200.json"
+_REF_GPU = ("reference (published model), its own MD on an H200")
+
+#: Every measurement the report knows of; one whose file is absent is listed as not measured.
+MEASUREMENTS: list[Measurement] = [
+    Measurement("K_crystal", _PV_GPU, "fits.crystal.K0_GPa", "fits.crystal.K0_err_GPa",
+                _REF_GPU, "7 volumes (±4.5 %), 2 ps equilibration + 4.2 ps each, 300 K"),
+    Measurement("rho0_crystal", _PV_GPU, "fits.crystal.rho0_g_cm3",
+                "fits.crystal.rho0_err_g_cm3", _REF_GPU,
+                "7 volumes (±4.5 %), 2 ps equilibration + 4.2 ps each, 300 K"),
+    Measurement("cn_mlp_glass", "results/cpu/04_melt_quench_campaign.json",
+                "values.cn_Zn_N_melt_quench.mean", "values.cn_Zn_N_melt_quench.sem",
+                "student nequip-w32m (MD)", "cpu profile: melt-quenched glasses, one cell each"),
+    Measurement("pore_mlp_glass", "results/cpu/04_melt_quench_campaign.json",
+                "values.pore_melt_quench_cm3_kg.mean", "values.pore_melt_quench_cm3_kg.sem",
+                "student nequip-w32m (MD)", "cpu profile: melt-quenched glasses, one cell each",
+                note="one glass of one 272-atom cell so far (the paper: a 2×2×2 supercell); "
+                     "its spread over seeds is not measured yet"),
+    Measurement("barrier_ZnN_mlp_glass", "results/cpu/04_melt_quench_campaign.json",
+                "values.barrier_ZnN_kJ_mol.mean", "values.barrier_ZnN_kJ_mol.sem",
+                "student nequip-w32m (MD)", "cpu profile: melt-quenched glasses, one cell each"),
+    Measurement("pore_crystal", "results/cpu/04_melt_quench_campaign.json",
+                "values.pore_crystal_cm3_kg.mean", None, "none (static structure)",
+                "the crystal structure file, Zeo++ He probe 1.2 Å"),
+    Measurement("pore_abinitio_glasses", "results/cpu/04_melt_quench_campaign.json",
+                "values.pore_abinitio_glasses_cm3_kg.mean", None, "none (static structures)",
+                "the 10 ab initio glass files, Zeo++ He probe 1.2 Å",
+                note="ours: one Zeo++ estimate of each of the 10 static structure files"),
+]
+
+
+def repo_root() -> Path:
+    """The repository holding this package (where ``results/`` and the report live)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def _lookup(record: dict, dotted: str) -> Any:
+    node: Any = record
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(dotted)
+        node = node[part]
+    return node
+
+
+def _z(ours: float, err: float | None, paper: PaperValue) -> float | None:
+    scale = math.hypot(err or 0.0, paper.spread or 0.0)
+    return (ours - paper.value) / scale if scale > 0 else None
+
+
+def _verdict(ours: float, z: float | None, paper: PaperValue) -> str:
+    met = paper.within_target(ours)
+    if met is not None:
+        return "agrees" if met else "differs"
+    if z is None:
+        return "agrees" if math.isclose(ours, paper.value, rel_tol=0.05) else "differs"
+    return "agrees" if abs(z) <= 2 else "differs"
+
+
+def collect(root: str | os.PathLike | None = None,
+            measurements: list[Measurement] | None = None) -> list[dict[str, Any]]:
+    """One row per (paper value, measurement); paper values without one get a row too."""
+    root = Path(root) if root else repo_root()
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for m in measurements if measurements is not None else MEASUREMENTS:
+        if m.key not in VALUES:
+            raise KeyError(f"measurement of {m.path}: no paper value {m.key!r} in zifhelpers.data.paper")
+        paper = VALUES[m.key]
+        path = root / m.path
+        if not path.is_file():
+            continue
+        try:
+            record = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} is not valid JSON: {err}") from err
+        try:
+            raw = _lookup(record, m.value)
+        except KeyError:
+            raise KeyError(f"{path}: no field {m.value!r} (for the paper's {m.key})") from None
+        if raw is None:  # measured, not resolved (e.g. a barrier no frame sampled)
+            rows.append({"key": m.key, "paper": paper, "ours": None, "error": None, "z": None,
+                         "verdict": "not measured", "potential": m.potential, "run": m.run,
+                         "source": m.path, "note": record.get("notes", {}).get(
+                             m.key, f"`{m.value}` is null in `{m.path}`: the run did not "
+                             "resolve it")})
+            seen.add(m.key)
+            continue
+        ours = float(raw)
+        err = None
+        if m.error:
+            try:
+                raw = _lookup(record, m.error)
+                err = None if raw is None else float(raw)
+            except KeyError:
+                raise KeyError(f"{path}: no field {m.error!r} (error of {m.key})") from None
+        note = record.get("notes", {}).get(m.key, m.note) if isinstance(record, dict) else m.note
+        z = _z(ours, err, paper)
+        rows.append({"key": m.key, "paper": paper, "ours": ours, "error": err, "z": z,
+                     "verdict": _verdict(ours, z, paper), "potential": m.potential,
+                     "run": m.run, "source": m.path, "note": note})
+        seen.add(m.key)
+    for key, paper in VALUES.items():
+        if key not in seen:
+            rows.append({"key": key, "paper": paper, "ours": None, "error": None, "z": None,
+                         "verdict": "not measured", "potential": "", "run": "", "source": "",
+                         "note": ""})
+    order = list(VALUES)
+    rows.sort(key=lambda r: order.index(r["key"]))
+    return rows
+
+
+def sampler_checks(root: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """Every committed measurement of a sampler against the reference on its own frames.
+
+    Read from the ``values.reference_on_frames`` of the results JSONs under
+    ``results/`` (notebook 04 writes it for each made glass): how many frames,
+    the sampler's mean force error and its static-pressure bias.
+    """
+    root = Path(root) if root else repo_root()
+    rows = []
+    for path in sorted((root / "results").glob("**/*.json")):
+        if "/md/" in path.as_posix():
+            continue
+        try:
+            record = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        checked = (record.get("values") or {}).get("reference_on_frames") if isinstance(
+            record, dict) else None
+        if isinstance(checked, dict) and checked.get("n_frames"):
+            rows.append({"source": path.relative_to(root).as_posix(),
+                         "potential": record["values"].get("potential", ""), **checked})
+    return rows
+
+
+def _fmt(x: float | None, ref: float) -> str:
+    if x is None:
+        return ""
+    digits = 3 if abs(ref) < 10 else 1
+    return f"{x:.{digits}f}"
+
+
+def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None = None) -> str:
+    """The report as Markdown (``checks``: :func:`sampler_checks`)."""
+    counts = {v: sum(r["verdict"] == v for r in rows)
+              for v in ("agrees", "differs", "not measured")}
+    lines = [
+        "# Reproduction report",
+        "",
+        "Generated by `python -m zifhelpers report` from the results JSONs committed under "
+        "`results/` and the paper's values in `zifhelpers/data/paper.py`; do not edit by hand "
+        "(CI fails when this file and the results disagree).",
+        "",
+        "Paper: N. Castel *et al.*, Digital Discovery 2024, 3, 355. Every paper value below was "
+        "computed with the authors' production NequIP model, which this compendium ships as its "
+        "**reference**; no number here comes from DFT. *Student* means a fast CPU potential "
+        "distilled from the reference (`data/models/README.md`).",
+        "",
+        f"**{counts['agrees']} agree, {counts['differs']} differ, "
+        f"{counts['not measured']} not measured yet.** A paper ± is the spread over its glass "
+        "models; ours is the standard error of our estimate. z = (ours − paper) / "
+        "√(error² + spread²). Verdict: the campaign's target where there is one, else |z| ≤ 2.",
+        "",
+        "| quantity | paper | source | ours | potential | run | z | target | verdict |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    notes = []
+    for r in rows:
+        p: PaperValue = r["paper"]
+        unit = f" {p.unit}" if p.unit else ""
+        paper_txt = f"{p.value:g}" + (f" ± {p.spread:g}" if p.spread else "") + unit
+        if r["ours"] is None:
+            ours_txt = "—"
+        else:
+            ours_txt = _fmt(r["ours"], p.value)
+            if r["error"] is not None:
+                ours_txt += f" ± {_fmt(r['error'], p.value)}"
+            ours_txt += unit
+        z_txt = "" if r["z"] is None else f"{r['z']:+.1f}"
+        verdict = r["verdict"] if r["verdict"] != "differs" else "**differs**"
+        lines.append(f"| {p.quantity} | {paper_txt} | {p.source} | {ours_txt} | "
+                     f"{r['potential']} | {r['run']} | {z_txt} | {p.target_text()} | {verdict} |")
+        if r["note"]:
+            notes.append(f"- *{p.quantity}*: {r['note']}")
+    sources = sorted({r["source"] for r in rows if r["source"]} |
+                     {c["source"] for c in checks or []})
+    if notes:
+        lines += ["", "## Notes on the rows", "", *notes]
+    if checks:
+        lines += ["", "## The sampler against the reference, on the sampler's own frames", "",
+                  "Whether a student's glasses can be trusted: both potentials evaluated on "
+                  "frames of the student's runs (static pressures, no kinetic term).", "",
+                  "| run | sampler | frames | force error (meV/Å) | static pressure, reference "
+                  "(GPa) | sampler − reference (GPa) |", "|---|---|---|---|---|---|"]
+        for c in checks:
+            err = c.get("pressure_bias_err_GPa")
+            bias = f"{c['pressure_bias_GPa']:+.3f}" + (f" ± {err:.3f}" if err else "")
+            lines.append(f"| `{c['source']}` | {c['potential']} | {c['n_frames']} | "
+                         f"{c['force_mae_mean_meV_A']:.1f} | {c['pressure_ref_mean_GPa']:+.3f} | "
+                         f"{bias} |")
+    lines += ["", "## Results files read", "", *[f"- `{s}`" for s in sources], ""]
+    return "\n".join(lines)
+
+
+def write_report(root: str | os.PathLike | None = None, check: bool = False) -> tuple[Path, bool]:
+    """Write (or, with ``check``, compare) ``REPRODUCTION.md``; returns (path, up to date)."""
+    root = Path(root) if root else repo_root()
+    text = render(collect(root), sampler_checks(root))
+    path = root / "REPRODUCTION.md"
+    current = path.read_text() if path.is_file() else None
+    if check:
+        return path, current == text
+    path.write_text(text)
+    return path, True

@@ -1,0 +1,164 @@
+"""The MD runs behind the mechanical properties (Tables 2 and 3 of the paper).
+
+Two routes, as in Castel & Coudert (Chem. Mater. 2023) and Castel et al.
+(Digital Discovery 2024): NVT runs at several volumes for a Birch–Murnaghan
+fit (:func:`finite_strain_runs`) and one NσT run for the strain fluctuations
+(:func:`strain_fluctuation_run`); the 0 K cross-check relaxes the cell at
+fixed strains (:func:`zero_kelvin_pv`). The fits and the averages over the
+data these runs make are in :mod:`zifhelpers.analysis.elastic`. Units: GPa,
+Å³, K, ps, fs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..analysis.elastic import EV_PER_A3_TO_GPA, block_average
+
+__all__ = ["finite_strain_runs", "strain_fluctuation_run", "zero_kelvin_pv"]
+
+
+def _equilibrate_then_produce(temperature_K: float, equilibrate_ps: float, production_ps: float,
+                              timestep_fs: float = 0.5):
+    """Two plateaus: ``equilibrate`` (discarded) then ``production`` (measured)."""
+    from .md import Schedule
+
+    schedule = Schedule(timestep_fs).plateau("equilibrate", temperature_K, equilibrate_ps)
+    return schedule.plateau("production", temperature_K, production_ps)
+
+
+def finite_strain_runs(
+    atoms,
+    workdir,
+    calculator: str = "published",
+    strains=(-0.03, -0.015, 0.0, 0.015, 0.03),
+    temperature_K: float = 300.0,
+    equilibrate_ps: float = 100.0,
+    production_ps: float = 100.0,
+    frame_every: int = 200,
+    seed: int = 0,
+    progress: bool = True,
+    calc=None,
+    timestep_fs: float = 0.5,
+    hydrogen_mass_amu: float | None = None,
+    reference=None,
+    reference_frames: int = 20,
+):
+    """NVT runs at isotropically scaled volumes V = (1 + strain) V_start.
+
+    Each run (folder ``workdir/strain±x.xxx``, checkpointed) equilibrates, then
+    measures; the mean pressure of the production frames (kinetic term
+    included) and its block-averaged standard error are returned.
+    ``hydrogen_mass_amu`` (e.g. 4 with ``timestep_fs=2``) changes the
+    dynamics, not the mean pressure, a static average.
+
+    With ``reference`` (an ASE calculator), "the sampler samples, the
+    reference measures": on ``reference_frames`` production frames of each
+    volume both potentials give the static pressure, and the reference's
+    pressure is the sampler's mean pressure minus the sampler's bias on those
+    frames (:func:`zifhelpers.simulation.validation.reference_on_frames`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per strain: ``volume_A3``, ``pressure_GPa``,
+        ``pressure_err_GPa``, ``n_frames``; with ``reference`` also
+        ``pressure_ref_GPa``, ``pressure_ref_err_GPa`` (the two errors added
+        in quadrature), ``bias_GPa`` and ``force_mae_meV_A`` (the sampler
+        against the reference on those frames).
+    """
+    import pandas as pd
+
+    from .md import MDRun, read_thermo, read_trajectory
+
+    rows = []
+    for strain in strains:
+        scaled = atoms.copy()
+        scaled.set_cell(atoms.cell.array * (1.0 + strain) ** (1.0 / 3.0), scale_atoms=True)
+        folder = f"{workdir}/strain{strain:+.3f}"
+        schedule = _equilibrate_then_produce(temperature_K, equilibrate_ps, production_ps,
+                                             timestep_fs)
+        MDRun(folder, scaled, schedule, calculator=calculator, ensemble="nvt-nhc",
+              frame_every=frame_every, seed=seed, calc=calc,
+              hydrogen_mass_amu=hydrogen_mass_amu).run(progress=progress)
+        thermo = read_thermo(folder)
+        prod = thermo[thermo.stage == "production"]
+        mean, err = block_average(prod.pressure_GPa, n_blocks=max(2, min(10, len(prod) // 2)))
+        row = {"strain": strain, "volume_A3": scaled.get_volume(), "pressure_GPa": mean,
+               "pressure_err_GPa": err, "n_frames": len(prod)}
+        if reference is not None:
+            from ..potentials.registry import load_calculator
+            from .validation import reference_on_frames
+
+            frames = [f for f in read_trajectory(folder) if f.info.get("stage") == "production"]
+            step = max(1, len(frames) // reference_frames)
+            checked = reference_on_frames(frames[::step], reference,
+                                          calc or load_calculator(calculator), progress=False)
+            bias_err = checked["pressure_bias_err_GPa"] or 0.0
+            row.update(pressure_ref_GPa=mean - checked["pressure_bias_GPa"],
+                       pressure_ref_err_GPa=float(np.hypot(err, bias_err)),
+                       bias_GPa=checked["pressure_bias_GPa"],
+                       force_mae_meV_A=checked["force_mae_mean_meV_A"])
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("strain")
+
+
+def strain_fluctuation_run(
+    atoms,
+    workdir,
+    calculator: str = "published",
+    temperature_K: float = 300.0,
+    pressure_GPa: float = 0.0,
+    equilibrate_ps: float = 100.0,
+    production_ps: float = 1000.0,
+    frame_every: int = 200,
+    seed: int = 0,
+    progress: bool = True,
+    calc=None,
+    timestep_fs: float = 0.5,
+    hydrogen_mass_amu: float | None = None,
+) -> np.ndarray:
+    """NσT run with a fully flexible cell (MTK, 1000 fs barostat as in the paper).
+
+    Returns the cells (n_frames, 3, 3) of the production stage, for
+    :func:`elastic_from_cell_fluctuations`.
+    """
+    from .md import MDRun, read_trajectory
+
+    schedule = _equilibrate_then_produce(temperature_K, equilibrate_ps, production_ps,
+                                         timestep_fs)
+    MDRun(workdir, atoms, schedule, calculator=calculator, ensemble="npt-mtk",
+          pressure_GPa=pressure_GPa, tdamp_fs=100.0, pdamp_fs=1000.0,
+          frame_every=frame_every, seed=seed, calc=calc,
+          hydrogen_mass_amu=hydrogen_mass_amu).run(progress=progress)
+    return np.array([f.cell.array for f in read_trajectory(workdir)
+                     if f.info.get("stage") == "production"])
+
+
+def zero_kelvin_pv(atoms, calc, strains=(-0.04, -0.02, 0.0, 0.02, 0.04), relax: bool = True,
+                   fmax: float = 0.05, max_steps: int = 200, progress: bool = True):
+    """Static P(V) at 0 K: positions relaxed (FIRE) at each isotropically scaled cell.
+
+    Returns a DataFrame with ``volume_A3``, ``pressure_GPa`` (from the stress,
+    no kinetic term), ``energy_eV`` and ``relax_steps``, one row per strain;
+    fit it with :func:`fit_birch_murnaghan2`.
+    """
+    import pandas as pd
+    from ase.optimize import FIRE
+    from tqdm.auto import tqdm
+
+    rows = []
+    for strain in tqdm(strains, desc="0 K P(V)", disable=not progress):
+        work = atoms.copy()
+        work.set_cell(atoms.cell.array * (1.0 + strain) ** (1.0 / 3.0), scale_atoms=True)
+        work.calc = calc
+        steps = 0
+        if relax:
+            opt = FIRE(work, logfile=None)
+            opt.run(fmax=fmax, steps=max_steps)
+            steps = opt.nsteps
+        stress = work.get_stress(voigt=True)
+        rows.append({"strain": strain, "volume_A3": work.get_volume(),
+                     "pressure_GPa": float(-stress[:3].mean() * EV_PER_A3_TO_GPA),
+                     "energy_eV": work.get_potential_energy(), "relax_steps": steps})
+    return pd.DataFrame(rows).set_index("strain")
