@@ -32,6 +32,7 @@ __all__ = [
     "label",
     "write_dataset",
     "read_dataset",
+    "frame_key",
     "oversample",
     "check_recipe",
     "DatasetError",
@@ -357,3 +358,8 @@ def label_structures(names: list[str], calc: Calculator, labeller: str, progress
         atoms.info = {"state_point": name, "sampler": "published structure", "seed": 0}
         frames.append(atoms)
     return label(frames, calc, labeller, progress=progress)
+
+
+def frame_key(atoms: Atoms) -> bytes:
+    """Identity of a frame for deduplication: positions and cell rounded to 1e-4 Å."""
+    return np.round(atoms.positions, 4).tobytes() + np.round(atoms.cell.array, 4).tobytes()

@@ -45,6 +45,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
+from ..data.datasets import frame_key
 from ..simulation.md import MDGuardError, MDRun, Schedule, read_trajectory
 
 __all__ = [
@@ -389,10 +390,6 @@ class ActiveLearning:
         return summaries
 
 
-def _positions_key(atoms: Atoms) -> bytes:
-    return np.round(atoms.positions, 4).tobytes() + np.round(atoms.cell.array, 4).tobytes()
-
-
 def visited_frames(workdir: str | os.PathLike, exclude: Sequence[Atoms] = (),
                    points: Sequence[StatePoint] | None = None) -> list[Atoms]:
     """Every frame the students' MD recorded in the rounds of an :class:`ActiveLearning` run.
@@ -408,7 +405,7 @@ def visited_frames(workdir: str | os.PathLike, exclude: Sequence[Atoms] = (),
     1e-4 Å) and cell as one in ``exclude`` (e.g. those already labelled) are
     left out, as are repeats.
     """
-    known = {_positions_key(a) for a in exclude}
+    known = {frame_key(a) for a in exclude}
     by_name = {p.name: p for p in (points or state_points())}
     frames = []
     for folder in sorted(Path(workdir).glob("round_[0-9][0-9]")):
@@ -422,7 +419,7 @@ def visited_frames(workdir: str | os.PathLike, exclude: Sequence[Atoms] = (),
                                  f"(known: {sorted(by_name)})")
             recipe = json.loads((md / "run.json").read_text())
             for frame in read_trajectory(md):
-                key = _positions_key(frame)
+                key = frame_key(frame)
                 if key in known:
                     continue
                 known.add(key)

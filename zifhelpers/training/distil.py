@@ -28,13 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.datasets import check_recipe, label, read_dataset, write_dataset
+from ..data.datasets import check_recipe, frame_key, label, read_dataset, write_dataset
 from ..data.datasets import oversample as repeat_points
 from ..data.public import load_structure
 from ..potentials.compile import compile_model
 from ..potentials.repulsion import touches_wall
 from ..simulation.md import MDRun, Schedule
-from .active import TEACHER_NAME, _positions_key, teacher_run_frames, visited_frames
+from .active import TEACHER_NAME, teacher_run_frames, visited_frames
 from .run import train
 from .spec import TrainingSpec
 from .surgery import add_core_repulsion, insert_residual_layer
@@ -280,7 +280,7 @@ def training_sets(folder: str | os.PathLike, sources, recipe: StudentRecipe,
     frames += [f for e in recipe.extra for f in read_dataset(e)]
     seen, unique = set(), []
     for f in frames:
-        key = _positions_key(f)
+        key = frame_key(f)
         if key not in seen:
             seen.add(key)
             unique.append(f)
