@@ -104,3 +104,27 @@ def test_mismatched_and_malformed_files(run_files):
     bad.write_text("1\nnot a cp2k comment\nH 0.0 0.0 0.0\n")
     with pytest.raises(cp2k.CP2KFormatError, match="comment line"):
         cp2k.read_cp2k_xyz(bad)
+
+
+def test_nan_forces_repeated_steps_and_flat_cells_are_refused_with_file_and_line(run_files, crystal):
+    folder, *_ = run_files
+    pos, frc = folder / "zif-pos-1.xyz", folder / "zif-frc-1.xyz"
+    per_frame = len(crystal) + 2
+    lines = frc.read_text().splitlines(keepends=True)
+    nan = list(lines)
+    nan[2 * per_frame + 5] = "  H nan 0.0 0.0\n"  # frame 2
+    (folder / "nan-frc-1.xyz").write_text("".join(nan))
+    with pytest.raises(cp2k.CP2KFormatError,
+                       match=f"non-finite forces in frame 2 \\(MD step 20, line {2 * per_frame + 1}\\)"):
+        cp2k.read_cp2k_md(pos, folder / "nan-frc-1.xyz", cell=folder / "zif-1.cell")
+    # a restart that wrote steps 10 and 20 again: both files agree, the steps go back
+    symbols = crystal.get_chemical_symbols()
+    rng = np.random.default_rng(1)
+    values = crystal.positions + rng.normal(scale=0.05, size=(4, len(crystal), 3))
+    _write_xyz(folder / "re-pos-1.xyz", symbols, values, [-1500.0] * 4, [0, 10, 10, 20])
+    _write_xyz(folder / "re-frc-1.xyz", symbols, 0.01 * values / values.max(), [-1500.0] * 4,
+               [0, 10, 10, 20])
+    with pytest.raises(cp2k.CP2KFormatError, match="do not increase at frame 2 .*step 10 after 10"):
+        cp2k.read_cp2k_md(folder / "re-pos-1.xyz", folder / "re-frc-1.xyz", cell=crystal.cell.array)
+    with pytest.raises(cp2k.CP2KFormatError, match="zero or non-finite volume"):
+        cp2k.read_cp2k_md(pos, frc, cell=np.zeros((3, 3)))

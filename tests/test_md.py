@@ -349,3 +349,38 @@ def test_integrity_at_step_applies_the_confirmation_to_the_judged_frame(tmp_path
         integrity_at_step(tmp_path, 75)
     with pytest.raises(FileNotFoundError, match="not an MDRun folder: no run.json"):
         integrity_at_step(tmp_path / "nothing", 0)
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: Schedule(0.0), "timestep_fs must be > 0, got 0.0"),
+    (lambda: Schedule(-1.0), "timestep_fs must be > 0"),
+    (lambda: Schedule(float("nan")), "timestep_fs must be > 0"),
+    (lambda: Schedule(1.0).plateau("p", 300, 0.0), "duration must be > 0 ps, got 0.0"),
+    (lambda: Schedule(1.0).plateau("p", 300, -2.0), "duration must be > 0 ps"),
+    (lambda: Schedule(1.0).plateau("p", 300, 1.0, timestep_fs=0.0), "timestep_fs must be > 0"),
+    (lambda: Schedule(1.0).plateau("p", float("inf"), 1.0), "finite and > 0 K"),
+    (lambda: Schedule(1.0).ramp("r", 300, 300, 10.0), "use plateau"),
+    (lambda: Schedule(1.0).ramp("r", 300, 600, float("nan")), "rate must be > 0"),
+])
+def test_a_schedule_refuses_zero_negative_or_nan_times(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+    # a positive duration shorter than a step is one step, not zero
+    assert Schedule(2.0).plateau("short", 300, 0.0005).total_steps == 1
+
+
+def test_a_damaged_frame_in_the_middle_of_a_trajectory_is_an_error_not_a_silent_stop(tmp_path):
+    run = MDRun(tmp_path, _copper(), Schedule(2.0).plateau("eq", 300, 0.06), calculator="emt",
+                frame_every=10, seed=1)
+    run.run(progress=False)
+    path = tmp_path / "trajectory.extxyz"
+    lines = path.read_text().splitlines(keepends=True)
+    assert len(read_trajectory(path)) == 4
+    n = int(lines[0])
+    damaged = lines[: n + 2] + ["garbage\n"] + lines[n + 3:]
+    path.write_text("".join(damaged))
+    with pytest.raises(ValueError, match=f"trajectory.extxyz, line {n + 3}: expected the atom count"):
+        read_trajectory(path)
+    # a frame being written (no final newline) is still ignored
+    path.write_text("".join(lines) + "108\nLattice=")
+    assert len(read_trajectory(path)) == 4

@@ -96,3 +96,39 @@ def test_notebooks_03_and_06_share_validation_runs_only_with_the_same_settings(p
     assert shared, "no shared system: then nothing to check"
     assert s["structure_ps"] == v["production_ps"]
     assert s["structure_frame_every"] == v["frame_every"]
+
+
+def test_the_runner_refuses_parameters_it_sets_itself(tmp_path):
+    from zifhelpers.compendium.runner import run_notebooks
+
+    with pytest.raises(ValueError, match="results_dir itself: use --output"):
+        run_notebooks(["00"], "smoke", tmp_path / "out", parameters={"results_dir": "x"})
+    assert not (tmp_path / "out").exists()
+
+
+def test_results_json_keeps_the_notebooks_of_earlier_runs(tmp_path):
+    from zifhelpers.compendium.runner import _merge_results
+
+    path = tmp_path / "results.json"
+    _merge_results(path, {"00_data_and_models": {"a": 1}})
+    _merge_results(path, {"03_validation": {"b": 2}})
+    _merge_results(path, {"00_data_and_models": {"a": 3}})
+    assert json.loads(path.read_text()) == {"00_data_and_models": {"a": 3}, "03_validation": {"b": 2}}
+    path.write_text("{not json")
+    with pytest.warns(UserWarning, match="could not be read"):
+        _merge_results(path, {"04_melt_quench": {}})
+    assert json.loads(path.read_text()) == {"04_melt_quench": {}}
+    assert [p.read_text() for p in tmp_path.glob("results.json.unreadable-*")] == ["{not json"]
+
+
+@pytest.mark.parametrize("param, message", [
+    ("a=[1,", "cannot read the value '[1,'"),
+    ("seed", "not of the form key=value"),
+    ("bad key=1", "is not a parameter name"),
+])
+def test_a_bad_parameter_on_the_command_line_is_named(capsys, param, message):
+    from zifhelpers.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["run", "00", "-p", param])
+    assert message in capsys.readouterr().err

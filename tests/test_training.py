@@ -265,5 +265,3 @@ def test_fine_tune_then_standalone_checkpoint_needs_no_parent(tmp_path, copper_s
     assert e_squeezed[1] - e_squeezed[0] > 50.0  # eV: ZBL of Cu-Cu at 1.0 Å is ~130 eV
     with pytest.raises(ValueError, match="already has a pair potential"):
         training.add_core_repulsion(walled, tmp_path / "twice.ckpt")
-
-

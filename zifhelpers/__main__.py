@@ -14,7 +14,15 @@ def _parse_param(text: str) -> tuple[str, object]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"parameter {text!r} is not of the form key=value")
     key, value = text.split("=", 1)
-    return key, yaml.safe_load(value)
+    if not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"parameter {text!r}: {key!r} is not a parameter name")
+    try:
+        return key, yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        first = str(err).splitlines()[0]
+        raise argparse.ArgumentTypeError(
+            f"parameter {key}: cannot read the value {value!r} ({first}); quote a string, "
+            "e.g. -p 'name=\"text\"'") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,14 +89,18 @@ def main(argv: list[str] | None = None) -> int:
 
     from .compendium.runner import run_notebooks
 
-    outcomes = run_notebooks(
-        args.notebooks or None,
-        profile=args.profile,
-        output_dir=args.output,
-        figures_dir=args.figures_dir,
-        parameters=dict(args.parameter),
-        progress=not args.no_progress,
-    )
+    try:
+        outcomes = run_notebooks(
+            args.notebooks or None,
+            profile=args.profile,
+            output_dir=args.output,
+            figures_dir=args.figures_dir,
+            parameters=dict(args.parameter),
+            progress=not args.no_progress,
+        )
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     failed = [o.notebook for o in outcomes if not o.ok]
     print(f"{len(outcomes) - len(failed)} notebooks ran, {len(failed)} failed"
           + (f": {', '.join(failed)}" if failed else ""))

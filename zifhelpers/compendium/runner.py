@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,11 @@ def run_notebooks(
     import papermill as pm
 
     check_profile(profile)
+    own = {"profile": "--profile", "results_dir": "--output", "figures_dir": "--figures-dir"}
+    clash = sorted(set(parameters or {}) & set(own))
+    if clash:
+        raise ValueError("the runner sets " + ", ".join(clash) + " itself: use "
+                         + ", ".join(own[k] for k in clash) + " instead of -p")
     paths = find_notebooks(names)
     output = Path(output_dir or Path("runs") / profile).resolve()
     source_dirs = {p.parent.resolve() for p in paths}
@@ -177,9 +183,32 @@ def run_notebooks(
             outcome.results = json.loads(result_file.read_text())
         outcomes.append(outcome)
         print(_describe(outcome), flush=True)
-    merged = {o.notebook: o.results for o in outcomes if o.ok}
-    (output / "results.json").write_text(json.dumps(merged, indent=2) + "\n")
+    _merge_results(output / "results.json", {o.notebook: o.results for o in outcomes if o.ok})
     return outcomes
+
+
+def _merge_results(path: Path, new: dict) -> Path:
+    """Add this run's notebooks to ``results.json``, keeping the other notebooks' entries.
+
+    A file that is not a JSON object is set aside (``results.json.unreadable-<time>``), not
+    overwritten.
+    """
+    merged = {}
+    if path.is_file():
+        try:
+            merged = json.loads(path.read_text())
+            if not isinstance(merged, dict):
+                raise ValueError(f"a JSON {type(merged).__name__}, not an object")
+        except ValueError as err:
+            aside = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+            os.replace(path, aside)
+            warnings.warn(f"{path} could not be read ({err}); kept as {aside.name}", stacklevel=3)
+            merged = {}
+    merged.update(new)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(merged, indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
 
 
 def _describe(outcome: NotebookOutcome) -> str:

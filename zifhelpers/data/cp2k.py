@@ -173,6 +173,24 @@ def read_cp2k_md(
         )
     if not np.array_equal(head[:, 0], fhead[:, 0]):
         raise CP2KFormatError(f"{pos} and {frc} hold different MD steps")
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    lines_per_frame = len(symbols) + 2
+    for name, path, values in (("positions", pos, positions), ("forces", frc, forces),
+                               ("energies", pos, head[:, 2])):
+        bad = np.nonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))[0]
+        if len(bad):
+            k = int(bad[0])
+            raise CP2KFormatError(f"{path}: non-finite {name} in frame {k} (MD step "
+                                  f"{int(head[k, 0])}, line {k * lines_per_frame + 1}); "
+                                  f"{len(bad)} frame(s) affected")
+    back = np.nonzero(np.diff(head[:, 0]) <= 0)[0]
+    if len(back):
+        k = int(back[0]) + 1
+        raise CP2KFormatError(
+            f"{pos}: MD steps do not increase at frame {k} (line {k * lines_per_frame + 1}): "
+            f"step {int(head[k, 0])} after {int(head[k - 1, 0])}; a restarted run writes the "
+            "overlap twice: keep one copy of each step")
     fmax = np.abs(forces).max()
     if fmax > 5.0:
         raise CP2KFormatError(
@@ -200,6 +218,11 @@ def read_cp2k_md(
         cells = np.broadcast_to(cells, (len(positions), 3, 3))
     elif len(cells) != len(positions):
         raise CP2KFormatError(f"{cell}: {len(cells)} cells for {len(positions)} frames")
+    volumes = np.abs(np.linalg.det(cells)) if np.isfinite(cells).all() else np.zeros(1)
+    if not (volumes > 1e-6).all():
+        k = int(np.argmin(volumes))
+        raise CP2KFormatError(f"{cell if not isinstance(cell, np.ndarray) else 'cell'}: "
+                              f"cell of frame {k} has zero or non-finite volume")
     stresses = None
     if stress is not None:
         table = np.loadtxt(stress, comments="#", ndmin=2)

@@ -170,8 +170,13 @@ class Stage:
     def __post_init__(self):
         if self.steps < 1:
             raise ValueError(f"stage {self.name!r}: steps must be >= 1, got {self.steps}")
-        if min(self.t_start_K, self.t_end_K) <= 0:
-            raise ValueError(f"stage {self.name!r}: temperatures must be > 0 K")
+        if not (np.isfinite(self.t_start_K) and np.isfinite(self.t_end_K)) \
+                or min(self.t_start_K, self.t_end_K) <= 0:
+            raise ValueError(f"stage {self.name!r}: temperatures must be finite and > 0 K, got "
+                             f"{self.t_start_K} and {self.t_end_K}")
+        if self.timestep_fs is not None and not (np.isfinite(self.timestep_fs)
+                                                 and self.timestep_fs > 0):
+            raise ValueError(f"stage {self.name!r}: timestep_fs must be > 0, got {self.timestep_fs}")
         if self.volume_end_A3 is not None and self.volume_end_A3 <= 0:
             raise ValueError(f"stage {self.name!r}: volume_end_A3 must be > 0 Å³, "
                              f"got {self.volume_end_A3}")
@@ -192,8 +197,17 @@ class Schedule:
     timestep_fs: float = 0.5
     stages: list[Stage] = field(default_factory=list)
 
+    def __post_init__(self):
+        if not (np.isfinite(self.timestep_fs) and self.timestep_fs > 0):
+            raise ValueError(f"Schedule: timestep_fs must be > 0, got {self.timestep_fs}")
+
     def _steps(self, duration_ps: float, timestep_fs: float | None) -> int:
-        return max(1, round(duration_ps * 1000.0 / (timestep_fs or self.timestep_fs)))
+        dt = self.timestep_fs if timestep_fs is None else timestep_fs
+        if not (np.isfinite(dt) and dt > 0):
+            raise ValueError(f"Schedule: timestep_fs must be > 0, got {dt}")
+        if not (np.isfinite(duration_ps) and duration_ps > 0):
+            raise ValueError(f"Schedule: a stage's duration must be > 0 ps, got {duration_ps}")
+        return max(1, round(duration_ps * 1000.0 / dt))  # a positive duration is at least one step
 
     def plateau(
         self, name: str, temperature_K: float, duration_ps: float, timestep_fs: float | None = None
@@ -208,8 +222,10 @@ class Schedule:
         timestep_fs: float | None = None,
     ) -> Schedule:
         """Append a linear ramp at ``rate_K_per_ps``; returns ``self``."""
-        if rate_K_per_ps <= 0:
+        if not rate_K_per_ps > 0:
             raise ValueError(f"ramp {name!r}: rate must be > 0 K/ps, got {rate_K_per_ps}")
+        if t_start_K == t_end_K:
+            raise ValueError(f"ramp {name!r}: starts and ends at {t_start_K} K; use plateau()")
         duration = abs(t_end_K - t_start_K) / rate_K_per_ps
         steps = self._steps(duration, timestep_fs)
         self.stages.append(Stage(name, steps, t_start_K, t_end_K, timestep_fs))
@@ -301,7 +317,8 @@ def read_trajectory(path: str | os.PathLike, index: str | int = ":") -> list[Ato
     """Read an MD trajectory, also while the run is still writing it.
 
     ``path`` is a run folder or its ``trajectory.extxyz``; an incomplete last
-    frame is ignored.
+    frame (one being written) is ignored. A malformed frame before the end is
+    an error naming the file and line, never a silent stop.
     """
     import ase.io
 
@@ -310,23 +327,30 @@ def read_trajectory(path: str | os.PathLike, index: str | int = ":") -> list[Ato
         path = path / "trajectory.extxyz"
     if not path.is_file():
         raise FileNotFoundError(f"no trajectory at {path}")
-    text = path.read_text()
-    lines = text.splitlines(keepends=True)
+    lines = path.read_text().splitlines(keepends=True)
     complete: list[str] = []
     pos = 0
     while pos < len(lines):
         try:
             n = int(lines[pos])
+            if n < 1:
+                raise ValueError
         except ValueError:
-            break
+            if pos == len(lines) - 1 and not lines[pos].endswith("\n"):
+                break  # the count line of a frame being written
+            raise ValueError(f"{path}, line {pos + 1}: expected the atom count of a frame, "
+                             f"found {lines[pos].strip()[:60]!r}") from None
         block = lines[pos : pos + n + 2]
         if len(block) < n + 2 or not block[-1].endswith("\n"):
-            break
+            break  # the last frame, still being written
         complete.extend(block)
         pos += n + 2
     if not complete:
         return [] if index == ":" else None
-    return ase.io.read(io.StringIO("".join(complete)), index=index, format="extxyz")
+    try:
+        return ase.io.read(io.StringIO("".join(complete)), index=index, format="extxyz")
+    except Exception as err:  # a frame whose lines are damaged
+        raise ValueError(f"{path}: unreadable frame ({type(err).__name__}: {err})") from None
 
 
 def read_thermo(path: str | os.PathLike):

@@ -17,6 +17,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 __all__ = ["TrainingSpec", "write_config"]
 
 
@@ -75,6 +77,38 @@ class TrainingSpec:
     core_repulsion_fractions: tuple[float, float] = (0.5, 0.75)
     model_dtype: str = "float32"
     accelerator: str = "auto"
+
+    def __post_init__(self):
+        problems = []
+        positive_int = ("num_layers", "num_features", "radial_mlp_depth", "radial_mlp_width",
+                        "num_bessels", "max_epochs", "batch_size")
+        for name in positive_int:
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                problems.append(f"{name} must be a whole number >= 1, got {value!r}")
+        if not isinstance(self.l_max, (int, np.integer)) or self.l_max < 0:
+            problems.append(f"l_max must be a whole number >= 0, got {self.l_max!r}")
+        for name in ("r_max", "learning_rate", "huber_delta_eV_A"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+                problems.append(f"{name} must be a finite number > 0, got {value!r}")
+        weights = (self.energy_weight, self.forces_weight, self.stress_weight)
+        if any(not np.isfinite(w) or w < 0 for w in weights) or not any(weights):
+            problems.append(f"loss weights (energy, forces, stress) must be >= 0 and not all "
+                            f"zero, got {weights}")
+        choices = {"model": ("nequip", "allegro"), "forces_loss": ("mse", "huber"),
+                   "lr_schedule": ("plateau", "cosine"), "model_dtype": ("float32", "float64")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                problems.append(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        inner, outer = self.core_repulsion_fractions
+        if not 0 < inner < outer:
+            problems.append(f"core_repulsion_fractions must be 0 < inner < outer, got "
+                            f"{self.core_repulsion_fractions}")
+        if not self.chemical_symbols:
+            problems.append("chemical_symbols is empty")
+        if problems:
+            raise ValueError("TrainingSpec: " + "; ".join(problems))
 
     def to_dict(self) -> dict:
         return asdict(self)
