@@ -128,3 +128,80 @@ def test_checkpoints_written_before_checksums_still_resume(tmp_path):
     ckpt.write_bytes(pickle.dumps(old))
     MDRun.resume(tmp_path, progress=False)
     assert [f.info["step"] for f in read_trajectory(tmp_path)] == list(range(0, 201, 10))
+
+
+class _BlowsUpAfter(EMT):
+    """EMT whose forces become NaN after ``n_ok`` calls (a guard stop at a known step)."""
+
+    def __init__(self, n_ok):
+        super().__init__()
+        self.calls, self.n_ok = 0, n_ok
+
+    def calculate(self, *args, **kwargs):
+        super().calculate(*args, **kwargs)
+        self.calls += 1
+        if self.calls > self.n_ok:
+            self.results["forces"] = self.results["forces"] * np.nan
+
+
+def test_redrawn_velocities_restart_from_the_last_checkpoint_on_record(tmp_path):
+    from zifhelpers.simulation.md import MDGuardError
+
+    with pytest.raises(MDGuardError):
+        _run(tmp_path, calc=_BlowsUpAfter(130)).run(progress=False)
+    stopped = json.loads((tmp_path / "status.json").read_text())
+    assert stopped["state"] == "stopped"
+    run = MDRun.from_workdir(tmp_path, calc=EMT())
+    old = pickle.loads(pickle.loads((tmp_path / "checkpoint.pkl").read_bytes())["state"])
+    step = run.redraw_velocities(seed=11)
+    assert step == old["step"] == 100  # the last checkpoint before the stop
+    new = pickle.loads(pickle.loads((tmp_path / "checkpoint.pkl").read_bytes())["state"])
+    assert np.allclose(new["positions"], old["positions"])
+    assert not np.allclose(new["momenta"], old["momenta"])
+    log = (tmp_path / "restarts.csv").read_text().splitlines()
+    assert log[0] == "step,time_ps,stopped_at_step,seed,reason"
+    assert log[1].startswith(f"100,0.2000,{stopped['step']},11,") and "NaN" in log[1]
+    assert list(tmp_path.glob("trajectory.extxyz.abandoned-*"))  # the failed stretch is kept
+    MDRun.resume(tmp_path, calc=EMT(), progress=False)
+    frames = read_trajectory(tmp_path)
+    assert [f.info["step"] for f in frames] == list(range(0, 201, 10))
+    from zifhelpers.simulation.md import read_thermo
+
+    assert 200 < read_thermo(tmp_path).temperature_K.iloc[11:].mean() < 700  # 400 K target
+
+
+def test_a_melt_quench_restarts_after_a_break_only_within_its_budget(tmp_path, monkeypatch):
+    from zifhelpers.simulation import meltquench
+    from zifhelpers.simulation.md import MDGuardError
+
+    calls = {"run": 0, "redraw": []}
+
+    def fake_run(self, progress=True, max_steps=None):
+        calls["run"] += 1
+        if calls["run"] <= 2:  # two breaks, then it finishes
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            (self.workdir / "status.json").write_text(json.dumps(
+                {"state": "stopped", "step": 5, "reason": "broken linkers: 31/32 intact"}))
+            raise MDGuardError("broken")
+        (self.workdir / "status.json").write_text(json.dumps({"state": "finished"}))
+        return self.trajectory_path
+
+    def fake_redraw(self, seed, reason=""):
+        calls["redraw"].append(seed)
+        log = self.workdir / "restarts.csv"
+        rows = log.read_text() if log.is_file() else "header\n"
+        log.write_text(rows + f"0,0,5,{seed},{reason}\n")
+        (self.workdir / "status.json").write_text(json.dumps({"state": "paused"}))
+        return 0
+
+    monkeypatch.setattr(MDRun, "run", fake_run)
+    monkeypatch.setattr(MDRun, "redraw_velocities", fake_redraw)
+    monkeypatch.setattr(MDRun, "from_workdir", classmethod(lambda cls, w, calc=None: _run(w)))
+    protocol = meltquench.MeltQuench(supercell=(1, 1, 1))
+    atoms = bulk("Cu", cubic=True)
+    with pytest.raises(MDGuardError, match="broken linkers"):  # budget 1, two breaks
+        protocol.run(atoms, tmp_path / "a", calculator="emt", seed=3, restarts_on_break=1)
+    assert calls["redraw"] == [3001] and meltquench.count_restarts(tmp_path / "a") == 1
+    calls.update(run=0, redraw=[])
+    protocol.run(atoms, tmp_path / "b", calculator="emt", seed=3, restarts_on_break=2)
+    assert calls["redraw"] == [3001, 3002] and meltquench.count_restarts(tmp_path / "b") == 2

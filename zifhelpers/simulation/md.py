@@ -640,6 +640,52 @@ class MDRun:
         """Resume (or start) the run in ``workdir`` and run it to the end."""
         return cls.from_workdir(workdir, calc).run(progress=progress)
 
+    def redraw_velocities(self, seed: int, reason: str = "") -> int:
+        """Go back to the last checkpoint and draw new Maxwell–Boltzmann velocities there.
+
+        For a run stopped by a guard where the potential, not the physics, failed (e.g. a
+        student that opens an imidazolate ring at 1500 K that the reference keeps closed):
+        the run continues from its last checkpoint on another trajectory of the same
+        ensemble. The frames written after that checkpoint are kept aside as
+        ``trajectory.extxyz.abandoned-<step>``; each restart is a row of ``restarts.csv``
+        (step, time, seed, reason), so the number of restarts of a run is on record.
+        Returns the step the run restarts from.
+        """
+        import shutil
+
+        from ase.md.velocitydistribution import Stationary, thermalize_momenta
+
+        with _FolderLock(self.workdir):
+            if not (self.checkpoint_path.is_file() or self.previous_checkpoint_path.is_file()):
+                raise RunFolderError(f"{self.workdir}: no checkpoint to restart from")
+            status_file = self.workdir / "status.json"
+            status = json.loads(status_file.read_text()) if status_file.is_file() else {}
+            reason = reason or status.get("reason", "")
+            stopped_at = status.get("step", "")
+            if self.trajectory_path.is_file():
+                shutil.copyfile(self.trajectory_path, self.trajectory_path.with_name(
+                    f"{self.trajectory_path.name}.abandoned-{stopped_at}"))
+            self._load_checkpoint()  # cuts the frames after the checkpoint
+            _, target, _ = self.schedule.at(min(self.step, self.schedule.total_steps - 1))
+            rng = np.random.default_rng(seed)
+            thermalize_momenta(self.atoms, temperature_K=target, rng=rng)
+            Stationary(self.atoms)
+            state = _read_checkpoint(self.checkpoint_path)
+            state.update(momenta=self.atoms.get_momenta(), rng=rng.bit_generator.state)
+            self._rng.bit_generator.state = rng.bit_generator.state
+            os.replace(self.checkpoint_path, self.previous_checkpoint_path)
+            _atomic_write(self.checkpoint_path, _dump_checkpoint(state))
+            log = self.workdir / "restarts.csv"
+            new = not log.is_file()
+            with open(log, "a") as handle:
+                if new:
+                    handle.write("step,time_ps,stopped_at_step,seed,reason\n")
+                clean = reason.replace(",", ";").replace("\n", " ")
+                handle.write(f"{self.step},{self._elapsed_fs() / 1000:.4f},{stopped_at},{seed},"
+                             f"{clean}\n")
+            self._write_status("paused", f"restarted at step {self.step} with new velocities")
+        return self.step
+
     # ------------------------------------------------------------- checkpoint
     def _save_checkpoint(self, dyn) -> None:
         state = {

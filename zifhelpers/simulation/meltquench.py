@@ -76,6 +76,7 @@ class MeltQuench:
         integrity_confirm_fs: float = 50.0,
         progress: bool = True,
         calc=None,
+        restarts_on_break: int = 0,
     ) -> Path:
         """Run (or resume) the protocol on ``atoms`` repeated to the supercell.
 
@@ -86,15 +87,36 @@ class MeltQuench:
         few fs at 1500 K is a vibration: it is logged to ``transients.csv``
         and the run goes on; 0 stops at the first failed check). Returns the
         run folder (its ``thermo.csv`` carries the schedule for Fig. 5).
+
+        ``restarts_on_break``: for a sampler whose potential has holes (a student that
+        opens a ring the reference keeps closed), up to this many confirmed linker breaks
+        send the run back to its last checkpoint with new velocities
+        (:meth:`~zifhelpers.simulation.md.MDRun.redraw_velocities`, seeds ``1000 * seed +
+        k``) instead of ending it; each is logged in ``restarts.csv``
+        (:func:`count_restarts`), so a glass made this way says so. 0 (default): a break
+        ends the run.
         """
+        if restarts_on_break < 0:
+            raise ValueError(f"restarts_on_break must be >= 0, got {restarts_on_break}")
         run = MDRun(
             workdir, atoms.repeat(self.supercell), self.schedule(), calculator=calculator,
             ensemble="nvt-nhc", tdamp_fs=100.0, frame_every=frame_every, seed=seed,
             integrity_every=integrity_every, integrity_confirm_fs=integrity_confirm_fs,
             hydrogen_mass_amu=self.hydrogen_mass_amu, calc=calc,
         )
-        run.run(progress=progress)
-        return Path(workdir)
+        while True:
+            status = Path(workdir) / "status.json"
+            state = json.loads(status.read_text()) if status.is_file() else {}
+            if state.get("state") == "stopped":  # a break from an earlier call
+                if not _restart_allowed(workdir, state, restarts_on_break):
+                    raise MDGuardError(f"MD run {workdir} stopped: {state.get('reason')}")
+                run = _restarted(run, workdir, seed, calc, state)
+                continue
+            try:
+                run.run(progress=progress)
+                return Path(workdir)
+            except MDGuardError:
+                continue  # the loop reads the stop from status.json
 
     def attempt(self, atoms: Atoms, workdir: str | os.PathLike, **run_kwargs) -> dict:
         """:meth:`run`, reporting a guard stop (e.g. a broken linker) instead of raising.
@@ -163,6 +185,27 @@ def glass_at_300K(
                 hydrogen_mass_amu=hydrogen_mass_amu, calc=calc)
     run.run(progress=progress)
     return Path(workdir)
+
+
+def _restart_allowed(workdir, state: dict, budget: int) -> bool:
+    return "broken linkers" in state.get("reason", "") and count_restarts(workdir) < budget
+
+
+def _restarted(run: MDRun, workdir, seed: int, calc, state: dict) -> MDRun:
+    k = count_restarts(workdir) + 1
+    run = MDRun.from_workdir(workdir, calc=calc)
+    run.redraw_velocities(seed=1000 * int(seed) + k, reason=state.get("reason", ""))
+    return MDRun.from_workdir(workdir, calc=calc)
+
+
+def count_restarts(workdir: str | os.PathLike) -> int:
+    """How many times a run went back to a checkpoint with new velocities after a
+    confirmed linker break (``restarts.csv`` rows; see ``MeltQuench.run``)."""
+    path = Path(workdir) / "restarts.csv"
+    if not path.is_file():
+        return 0
+    with open(path) as handle:
+        return max(0, sum(1 for line in handle if line.strip()) - 1)
 
 
 def count_transients(workdir: str | os.PathLike) -> int:
