@@ -116,8 +116,12 @@ def density(atoms: Atoms) -> float:
     """
     from ase.data import atomic_masses
 
-    return float(atomic_masses[atoms.numbers].sum() / atoms.get_volume()
-                 * AMU_PER_A3_TO_G_PER_CM3)
+    if len(atoms) == 0:
+        raise ValueError("density: the structure has no atoms")
+    volume = abs(float(np.linalg.det(atoms.cell.array)))
+    if not volume > 1.0:  # Å³: no real cell is smaller than one cubic ångström
+        raise ValueError(f"density: the cell volume is {volume:.3g} Å³; a periodic cell is needed")
+    return float(atomic_masses[atoms.numbers].sum() / volume * AMU_PER_A3_TO_G_PER_CM3)
 
 
 def structure_summary(atoms: Atoms, cutoff: float = 2.5) -> dict[str, float | str | int]:

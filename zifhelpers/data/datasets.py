@@ -321,14 +321,20 @@ def read_dataset(path: str | os.PathLike) -> list[Atoms]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no data set at {path}")
-    if path.suffix == ".gz":
-        # ASE indexes a multi-frame file by seeking back, and seeking back in a gzip
-        # stream decompresses it again from the start: quadratic in the number of
-        # frames (25 s instead of 1 s for 400 frames of 272 atoms). Decompress once.
-        with gzip.open(path, "rt") as handle:
-            frames = ase.io.read(io.StringIO(handle.read()), index=":", format="extxyz")
-    else:
-        frames = ase.io.read(path, index=":", format="extxyz")
+    try:
+        if path.suffix == ".gz":
+            # ASE indexes a multi-frame file by seeking back, and seeking back in a gzip
+            # stream decompresses it again from the start: quadratic in the number of
+            # frames (25 s instead of 1 s for 400 frames of 272 atoms). Decompress once.
+            with gzip.open(path, "rt") as handle:
+                frames = ase.io.read(io.StringIO(handle.read()), index=":", format="extxyz")
+        else:
+            frames = ase.io.read(path, index=":", format="extxyz")
+    except Exception as err:  # gzip, unicode, extxyz parse errors from deep inside ASE
+        raise DatasetError(f"{path}: not a readable extxyz data set ({type(err).__name__}: "
+                           f"{err})") from None
+    if not frames:
+        raise DatasetError(f"{path}: no frames")
     for k, frame in enumerate(frames):
         results = frame.calc.results if frame.calc is not None else {}
         missing = [p for p in _REQUIRED if p not in results]

@@ -1,0 +1,230 @@
+"""Fuzzing the public API: every bad input gives a clean Python exception with a message or a
+correct result, never a dead interpreter, a lost file or a silent NaN.
+
+Generated inputs (Hypothesis) for structures, fits, schedules and specs; hand-written cases for
+files and folders. Calls into native code that once took the interpreter down (matscipy rings,
+Zeo++ pores) run in a subprocess, so the suite survives them and can tell a crash from an error.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from ase import Atoms
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from zifhelpers import analysis
+from zifhelpers.analysis import elastic
+from zifhelpers.data import datasets
+from zifhelpers.simulation.md import Schedule, read_trajectory
+from zifhelpers.training import TrainingSpec
+
+FAST = settings(max_examples=40, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+#: the exceptions a user may see: each names what was wrong
+CLEAN = (ValueError, TypeError, KeyError, FileNotFoundError, RuntimeError)
+
+
+def _clean_or_result(fn, *args, **kwargs):
+    """The result of ``fn``, or None when it raised a clean exception with a message."""
+    try:
+        return fn(*args, **kwargs)
+    except CLEAN as err:
+        assert str(err).strip(), f"{type(err).__name__} without a message from {fn.__name__}"
+        return None
+
+
+floats = st.floats(allow_nan=True, allow_infinity=True, width=64)
+elements = st.sampled_from(["Zn", "N", "C", "H", "Cu"])
+
+
+@st.composite
+def structures(draw):
+    n = draw(st.integers(0, 12))
+    symbols = draw(st.lists(elements, min_size=n, max_size=n))
+    scale = draw(st.sampled_from([0.0, 1e-8, 3.0, 8.0, 15.0]))
+    cell = np.diag([scale, draw(st.sampled_from([scale, 9.0])), 9.0])
+    positions = draw(st.lists(st.tuples(*[st.floats(-5, 20)] * 3), min_size=n, max_size=n))
+    pbc = draw(st.booleans())
+    return Atoms(symbols, positions=np.array(positions, float).reshape(n, 3), cell=cell, pbc=pbc)
+
+
+@FAST
+@given(structures())
+def test_structure_analysis_never_crashes_nor_returns_nan(atoms):
+    cn = _clean_or_result(analysis.coordination, atoms)
+    if cn is not None:
+        assert np.all(np.isfinite(cn)) and np.all(np.asarray(cn) >= 0)
+    rho = _clean_or_result(analysis.density, atoms)
+    if rho is not None:
+        assert np.isfinite(rho) and rho > 0
+    angles = _clean_or_result(analysis.bond_angles, atoms)
+    if angles is not None:
+        assert np.all((np.asarray(angles) >= 0) & (np.asarray(angles) <= 180))
+    g = _clean_or_result(analysis.rdf, [atoms], "Zn", "N", r_max=4.0, n_bins=20)
+    if g is not None:
+        assert np.all(np.isfinite(g[1]))
+
+
+@FAST
+@given(st.lists(st.tuples(floats, floats), min_size=0, max_size=8))
+def test_birch_murnaghan_fit_gives_a_finite_fit_or_a_clear_error(points):
+    v = np.array([p[0] for p in points])
+    p = np.array([p[1] for p in points])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = _clean_or_result(elastic.fit_birch_murnaghan2, v, p)
+    if fit is not None:
+        assert isinstance(fit["physical"], bool)
+        if fit["physical"]:
+            assert np.isfinite(fit["K0_GPa"]) and fit["K0_GPa"] > 0 and np.isfinite(fit["V0_A3"])
+
+
+@FAST
+@given(st.lists(floats, min_size=36, max_size=36))
+def test_hill_averages_only_of_a_symmetric_positive_definite_tensor(values):
+    c = np.array(values).reshape(6, 6)
+    out = _clean_or_result(elastic.hill_average, c)
+    if out is not None:
+        assert np.allclose(c, c.T) and np.all(np.linalg.eigvalsh(c) > 0)
+        assert all(np.isfinite(v) for v in out.values())
+
+
+@FAST
+@given(floats, floats, floats, floats)
+def test_a_schedule_is_valid_or_refused(dt, temperature, duration, rate):
+    def build():
+        s = Schedule(dt).plateau("a", temperature, duration)
+        return s.ramp("b", temperature, temperature + 100.0, rate) if np.isfinite(temperature) else s
+
+    schedule = _clean_or_result(build)
+    if schedule is not None:
+        assert schedule.total_steps >= 1 and dt > 0 and duration > 0
+
+
+@FAST
+@given(st.fixed_dictionaries({}, optional={
+    "r_max": floats, "l_max": st.integers(-2, 3), "batch_size": st.integers(-1, 3),
+    "learning_rate": floats, "num_features": st.integers(-1, 8), "forces_weight": floats,
+    "model": st.sampled_from(["nequip", "allegro", "mace", ""]),
+}))
+def test_a_training_spec_is_valid_or_refused(tmp_path_factory, overrides):
+    from zifhelpers.training.spec import write_config
+
+    folder = tmp_path_factory.mktemp("cfg")
+    for name in ("train.extxyz", "val.extxyz"):
+        (folder / name).write_text("")
+    spec = _clean_or_result(TrainingSpec, str(folder / "train.extxyz"), str(folder / "val.extxyz"),
+                            **overrides)
+    if spec is not None:
+        path = write_config(spec, folder / "config.yaml")
+        assert path.stat().st_size > 0
+
+
+@FAST
+@given(st.lists(floats, min_size=0, max_size=30))
+def test_pmf_barrier_of_any_curve(values):
+    free = np.array(values)
+    r = np.linspace(1.5, 6.0, len(free)) if len(free) else np.array([])
+    out = _clean_or_result(analysis.pmf_barrier, r, free)
+    if out is not None:
+        assert not np.isnan(out["barrier"]) or not np.isfinite(free).all()
+
+
+# ---------------------------------------------------------------- files and folders
+@pytest.mark.parametrize("content", [b"", b"\x00\xff garbage", b"3\n", b"2\nx\nH 0 0 0\n",
+                                     b"not a number\nfoo\n"])
+def test_damaged_trajectories_give_an_error_or_frames(tmp_path, content):
+    path = tmp_path / "trajectory.extxyz"
+    path.write_bytes(content)
+    try:
+        frames = read_trajectory(path)
+    except (ValueError, UnicodeDecodeError) as err:
+        assert "trajectory.extxyz" in str(err) or isinstance(err, UnicodeDecodeError)
+    else:
+        assert frames == [] or all(len(f) for f in frames)
+
+
+@pytest.mark.parametrize("content", [b"", b"hello", gzip.compress(b"2\nLattice\n")])
+def test_damaged_datasets_give_an_error_naming_the_file(tmp_path, content):
+    path = tmp_path / "set.extxyz.gz"
+    path.write_bytes(content)
+    with pytest.raises(datasets.DatasetError, match="set.extxyz.gz"):
+        datasets.read_dataset(path)
+
+
+def test_a_text_file_named_like_a_model_is_an_error_not_a_crash(tmp_path):
+    from zifhelpers.potentials.registry import load_calculator
+
+    fake = tmp_path / "model.nequip.pt2"
+    fake.write_text("not a model")
+    with pytest.raises(Exception) as info:
+        load_calculator(fake, device="cpu")
+    assert str(info.value).strip()
+    assert fake.read_text() == "not a model"  # nothing overwritten
+
+
+def test_an_unknown_structure_name_lists_the_known_ones():
+    from zifhelpers.data import load_structure
+
+    with pytest.raises((KeyError, ValueError), match="glass01"):
+        load_structure("glass99")
+
+
+# ------------------------------------------------------- native code, in a subprocess
+_NATIVE = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    from ase import Atoms
+    from ase.build import bulk, molecule
+    from zifhelpers import analysis
+    from zifhelpers.analysis import rings
+    from zifhelpers.data import load_structure
+
+    rng = np.random.default_rng(0)
+    crystal = load_structure("crystal")
+    cases = {
+        "copper": bulk("Cu", cubic=True).repeat(2),
+        "water box": Atoms("H2O", positions=[[0, 0, 0], [0.96, 0, 0], [-0.2, 0.9, 0]],
+                           cell=[6, 6, 6], pbc=True),
+        "crystal, tiny Zn-N cutoff": crystal,
+        "crystal, not periodic": Atoms(crystal, pbc=False),
+        "empty": Atoms(cell=[5, 5, 5], pbc=True),
+        "random ZIF-like gas": Atoms(rng.choice(["Zn", "N", "C", "H"], 40),
+                                     positions=rng.uniform(0, 12, (40, 3)), cell=[12] * 3, pbc=True),
+    }
+    out = {}
+    for name, atoms in cases.items():
+        for fn, kwargs in ((rings.ring_statistics, {"zn_n_cutoff": 0.5} if "tiny" in name else {}),
+                           (analysis.pore_volume, {"samples_per_atom": 50})):
+            try:
+                value = fn(atoms, **kwargs)
+                out[f"{name} / {fn.__name__}"] = "ok " + json.dumps(
+                    {str(k): v for k, v in value.items()})[:80]
+            except Exception as err:
+                out[f"{name} / {fn.__name__}"] = f"{type(err).__name__}: {err}"[:200]
+    print(json.dumps(out))
+""")
+
+
+def test_native_libraries_never_take_the_interpreter_down():
+    proc = subprocess.run([sys.executable, "-c", _NATIVE], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, f"the interpreter died (exit {proc.returncode}):\n{proc.stderr[-2000:]}"
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len(results) == 12
+    for case, outcome in results.items():
+        # a clean error with a message, or a result
+        assert outcome.startswith("ok ") or ": " in outcome, (case, outcome)
+    assert results["copper / ring_statistics"].startswith("ValueError")
+    assert results["crystal, not periodic / pore_volume"].startswith("ValueError")
+    assert results["random ZIF-like gas / pore_volume"].startswith("ok ")
