@@ -164,7 +164,7 @@ def test_metadata_and_bad_files(tmp_path):
     assert calc.metadata["nequip_version"] == "0.5.6"
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a model")
-    with pytest.raises(ValueError, match="junk.pth is not a deployed TorchScript"):
+    with pytest.raises(ValueError, match="junk.pth is not a model file"):
         load_calculator(junk, device="cpu")
     with pytest.raises(FileNotFoundError, match="neither a model name"):
         load_calculator(tmp_path / "absent.pth")

@@ -167,10 +167,21 @@ def test_a_text_file_named_like_a_model_is_an_error_not_a_crash(tmp_path):
 
     fake = tmp_path / "model.nequip.pt2"
     fake.write_text("not a model")
-    with pytest.raises(Exception) as info:
+    with pytest.raises(ValueError, match="model.nequip.pt2 is not a model file"):
         load_calculator(fake, device="cpu")
-    assert str(info.value).strip()
     assert fake.read_text() == "not a model"  # nothing overwritten
+    (tmp_path / "empty.nequip.pt2").write_bytes(b"")
+    with pytest.raises(ValueError, match="empty.nequip.pt2 is empty"):
+        load_calculator(tmp_path / "empty.nequip.pt2", device="cpu")
+
+
+def test_a_structure_without_atoms_is_refused_by_name_not_by_the_compiled_model():
+    from zifhelpers.potentials.registry import load_calculator
+
+    atoms = Atoms(cell=[10, 10, 10], pbc=True)
+    atoms.calc = load_calculator("nequip-w32m")
+    with pytest.raises(ValueError, match="no atoms"):
+        atoms.get_potential_energy()
 
 
 def test_an_unknown_structure_name_lists_the_known_ones():

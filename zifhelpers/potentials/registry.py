@@ -14,7 +14,12 @@ from pathlib import Path
 
 from ase.calculators.calculator import Calculator
 
-from .calculators import LegacyNequIPCalculator, default_device, read_legacy_metadata
+from .calculators import (
+    LegacyNequIPCalculator,
+    compiled_calculator,
+    default_device,
+    read_legacy_metadata,
+)
 from .checkpoints import checkpoint_model_config
 from .compile import compile_model
 from .students import BUILDER, LEGACY_BUILDERS
@@ -104,6 +109,31 @@ def deployed_model(name: str = BEST_STUDENT, models_dir: str | os.PathLike | Non
     return out
 
 
+def _refuse_empty(calc: Calculator) -> Calculator:
+    """Make ``calc`` refuse a structure without atoms with a clear error (instead of an error
+    from inside the compiled model)."""
+    inner = calc.calculate
+
+    def calculate(atoms=None, *args, **kwargs):
+        if atoms is not None and len(atoms) == 0:
+            raise ValueError("the structure has no atoms: nothing to compute")
+        return inner(atoms, *args, **kwargs)
+
+    calc.calculate = calculate
+    return calc
+
+
+def _model_file_kind(path: Path) -> None:
+    """Refuse a file that cannot be a model (naming it) before a loader fails obscurely."""
+    import zipfile
+
+    if path.stat().st_size == 0:
+        raise ValueError(f"load_calculator: {path} is empty")
+    if path.suffix in (".pt2", ".pth", ".pt") and not zipfile.is_zipfile(path):
+        raise ValueError(f"load_calculator: {path} is not a model file (TorchScript and AOT "
+                         "Inductor models are zip archives; this file is not one)")
+
+
 def load_calculator(
     spec: str | os.PathLike = "published",
     device: str | None = None,
@@ -148,9 +178,9 @@ def load_calculator(
     if str(spec) == "published-legacy":
         from ..data.public import published_model_path
 
-        return LegacyNequIPCalculator(
+        return _refuse_empty(LegacyNequIPCalculator(
             published_model_path(), device=device, dtype=dtype, **kwargs
-        )
+        ))
 
     if str(spec) in DEPLOYED or (isinstance(spec, str) and "/" not in spec
                                  and student_checkpoint(spec).is_file()):
@@ -170,27 +200,21 @@ def load_calculator(
                 stacklevel=2,
             )
             return load_calculator("published-legacy", device=device, dtype=dtype, **kwargs)
-        from nequip.integrations.ase import NequIPCalculator
-
-        kwargs.setdefault("chemical_species_to_atom_type_map", True)
-        return NequIPCalculator.from_compiled_model(str(path), device=device, **kwargs)
+        return _refuse_empty(compiled_calculator(path, device=device, **kwargs))
     path = Path(spec)
     if not path.is_file():
         raise FileNotFoundError(
             f"load_calculator: {spec!r} is neither a model name ({', '.join(MODELS)}) "
             "nor an existing model file"
         )
+    _model_file_kind(path)
     device = device or default_device()
     if path.suffix in (".pth", ".pt") and not path.name.endswith(".nequip.pth"):
         meta = read_legacy_metadata(path)
         if meta["nequip_version"].startswith(("0.5", "0.6")):
-            return LegacyNequIPCalculator(path, device=device, dtype=dtype, **kwargs)
+            return _refuse_empty(LegacyNequIPCalculator(path, device=device, dtype=dtype, **kwargs))
     if path.name.endswith((".nequip.pth", ".nequip.pt2", ".pth", ".pt2")):
-        from nequip.integrations.ase import NequIPCalculator
-
-        # this project's models name their types by element (H, C, N, Zn)
-        kwargs.setdefault("chemical_species_to_atom_type_map", True)
-        return NequIPCalculator.from_compiled_model(str(path), device=device, **kwargs)
+        return _refuse_empty(compiled_calculator(path, device=device, **kwargs))
     raise ValueError(
         f"load_calculator: cannot tell what kind of model {path} is: expected a "
         "deployed nequip 0.5/0.6 TorchScript file (.pth) or a nequip >= 0.7 "
