@@ -239,3 +239,83 @@ def test_native_libraries_never_take_the_interpreter_down():
     assert results["copper / ring_statistics"].startswith("ValueError")
     assert results["crystal, not periodic / pore_volume"].startswith("ValueError")
     assert results["random ZIF-like gas / pore_volume"].startswith("ok ")
+
+
+# ------------------------------------------------------------- the other public modules
+@FAST
+@given(structures(), st.floats(0.0, 8.0))
+def test_neighbors_linkers_and_xray_of_any_structure(atoms, cutoff):
+    from zifhelpers.analysis import linkers, xray
+    from zifhelpers.analysis.neighbors import neighbor_list
+
+    pairs = _clean_or_result(neighbor_list, atoms, cutoff, "ijd")
+    if pairs is not None:
+        assert np.all(pairs[2] <= cutoff + 1e-9)
+    report = _clean_or_result(linkers.check_integrity, atoms)
+    if report is not None:
+        assert 0 <= report.n_intact <= max(report.n_expected, len(atoms))
+    fq = _clean_or_result(xray.xray_fq, atoms, np.linspace(0.5, 10, 20), r_max=5.0)
+    if fq is not None:
+        assert np.all(np.isfinite(fq))
+
+
+@FAST
+@given(st.lists(floats, min_size=0, max_size=40), st.integers(-3, 50), st.integers(-3, 20))
+def test_training_set_sampling_of_any_energies(energies, n_train, n_test):
+    from zifhelpers.training import sampling
+
+    for method in ("flat", "random"):
+        sets = _clean_or_result(sampling.split, energies, n_train, n_test, method=method, seed=0)
+        if sets is not None:
+            drawn = np.concatenate([sets["train"], sets["test"]])
+            assert len(set(drawn.tolist())) == len(drawn)  # no frame twice
+            assert np.all((drawn >= 0) & (drawn < len(energies)))
+
+
+@FAST
+@given(st.lists(st.floats(-10, 1e6), min_size=0, max_size=8),
+       st.lists(st.floats(-10, 1e3), min_size=0, max_size=8))
+def test_power_law_fit_of_any_timings(atoms, seconds):
+    from zifhelpers.potentials import scaling
+
+    fit = _clean_or_result(scaling.fit_power_law, atoms, seconds)
+    if fit is not None:
+        assert all(np.isfinite(v) for v in fit.values() if isinstance(v, float))
+
+
+@pytest.mark.parametrize("notebook, profile, message", [
+    ("04_melt_quench", "fast", "profile"), ("99_nothing", "smoke", "99_nothing")])
+def test_unknown_profiles_and_notebooks_are_named(notebook, profile, message):
+    from zifhelpers.compendium import profiles
+
+    with pytest.raises((KeyError, ValueError), match=message):
+        profiles.settings(notebook, profile)
+
+
+def test_unknown_paper_values_and_bad_results_files_are_named(tmp_path):
+    from zifhelpers.compendium.results import read_results
+    from zifhelpers.data import paper
+
+    with pytest.raises(KeyError, match="K_nothing"):
+        paper.value("K_nothing")
+    bad = tmp_path / "r.json"
+    bad.write_text("{oops")
+    with pytest.raises(ValueError, match="r.json"):
+        read_results(bad)
+
+
+def test_lammps_inputs_refuse_what_lammps_would_fail_on(tmp_path, crystal):
+    from zifhelpers.simulation.lammps import write_lammps_inputs
+
+    schedule = Schedule(0.5).plateau("eq", 300, 1.0)
+    with pytest.raises(ValueError):
+        write_lammps_inputs(crystal, schedule, tmp_path, ensemble="nothing")
+    with pytest.raises(ValueError):
+        write_lammps_inputs(crystal[:0], schedule, tmp_path)
+
+
+def test_the_viewer_refuses_an_empty_trajectory():
+    from zifhelpers.compendium import viewer
+
+    with pytest.raises(ValueError, match="no frames"):
+        viewer.show_trajectory([])

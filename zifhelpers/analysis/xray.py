@@ -74,7 +74,15 @@ def xray_fq(
         Apply the Lorch window to damp the truncation at ``r_max``.
     """
     selected = _frames(frames, stride)
+    if not selected:
+        raise ValueError("xray_fq: no frames")
     first = selected[0]
+    if len(first) == 0:
+        raise ValueError("xray_fq: the structure has no atoms")
+    if not all(a.pbc.all() and abs(np.linalg.det(a.cell.array)) > 1.0 for a in selected):
+        raise ValueError("xray_fq: needs periodic frames with a cell (a bulk structure)")
+    if not (r_max > 0 and dr > 0 and r_max > dr):
+        raise ValueError(f"xray_fq: need r_max > dr > 0 Å, got r_max={r_max}, dr={dr}")
     symbols = sorted(set(first.get_chemical_symbols()))
     counts = {s: first.get_chemical_symbols().count(s) for s in symbols}
     n_atoms = len(first)

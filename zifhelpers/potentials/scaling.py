@@ -107,8 +107,15 @@ def size_scaling(spec: str, repeats=(1, 2, 3, 4, 5), structure: str = "crystal",
 def fit_power_law(atoms, seconds) -> dict:
     """Least-squares fit of ``log t = log a + b log N``; returns ``a``, ``b`` (exponent)."""
     atoms, seconds = np.asarray(atoms, float), np.asarray(seconds, float)
-    if len(atoms) < 2:
-        raise ValueError("need at least two sizes to fit an exponent")
+    if atoms.shape != seconds.shape or atoms.ndim != 1:
+        raise ValueError(f"atoms and seconds must be 1-D of equal length, got {atoms.shape} "
+                         f"and {seconds.shape}")
+    if len(np.unique(atoms)) < 2:
+        raise ValueError("need at least two different sizes to fit an exponent")
+    if not (np.all(np.isfinite(atoms)) and np.all(atoms > 0) and np.all(np.isfinite(seconds))
+            and np.all(seconds > 0)):
+        raise ValueError(f"sizes and times must be finite and > 0, got {atoms.tolist()} and "
+                         f"{seconds.tolist()}")
     b, log_a = np.polyfit(np.log(atoms), np.log(seconds), 1)
     return {"a": float(np.exp(log_a)), "exponent": float(b)}
 

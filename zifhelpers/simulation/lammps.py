@@ -94,6 +94,8 @@ def write_lammps_inputs(
 
     if ensemble not in ("nvt", "npt"):
         raise ValueError(f"ensemble must be 'nvt' or 'npt', got {ensemble!r}")
+    if len(atoms) == 0:
+        raise ValueError("write_lammps_inputs: the structure has no atoms")
     missing = sorted(set(atoms.get_chemical_symbols()) - set(type_names))
     if missing:
         raise ValueError(f"elements {missing} are not among the LAMMPS types {list(type_names)}")

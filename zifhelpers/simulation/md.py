@@ -207,7 +207,11 @@ class Schedule:
             raise ValueError(f"Schedule: timestep_fs must be > 0, got {dt}")
         if not (np.isfinite(duration_ps) and duration_ps > 0):
             raise ValueError(f"Schedule: a stage's duration must be > 0 ps, got {duration_ps}")
-        return max(1, round(duration_ps * 1000.0 / dt))  # a positive duration is at least one step
+        steps = duration_ps * 1000.0 / dt
+        if steps > 1e12:
+            raise ValueError(f"Schedule: {duration_ps} ps at {dt} fs is {steps:.3g} steps; "
+                             "more than any run can make")
+        return max(1, round(steps))  # a positive duration is at least one step
 
     def plateau(
         self, name: str, temperature_K: float, duration_ps: float, timestep_fs: float | None = None
