@@ -15,8 +15,8 @@ from zifhelpers import training
     ("l_max", -1, "l_max must be"),
     ("num_features", 2.5, "num_features must be a whole number"),
     ("forces_weight", float("nan"), "loss weights"),
-    ("model", "mace", "model must be one of"),
-    ("lr_schedule", "step", "lr_schedule must be one of"),
+    ("model", "mace", "model must be 'nequip' or 'allegro', got 'mace'"),
+    ("lr_schedule", "step", "lr_schedule must be 'plateau' or 'cosine', got 'step'"),
     ("core_repulsion_fractions", (0.8, 0.5), "0 < inner < outer"),
 ])
 def test_a_training_spec_refuses_what_nequip_would_fail_on_later(field, value, message):

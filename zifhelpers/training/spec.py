@@ -100,7 +100,8 @@ class TrainingSpec:
                    "lr_schedule": ("plateau", "cosine"), "model_dtype": ("float32", "float64")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                problems.append(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+                options = " or ".join(repr(a) for a in allowed)
+                problems.append(f"{name} must be {options}, got {getattr(self, name)!r}")
         inner, outer = self.core_repulsion_fractions
         if not 0 < inner < outer:
             problems.append(f"core_repulsion_fractions must be 0 < inner < outer, got "
