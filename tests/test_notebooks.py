@@ -37,7 +37,9 @@ def test_notebook_03_reproduces(smoke_run):
     outcome = outcomes["03_validation"]
     assert outcome.ok, f"{outcome.error}\n{outcome.failing_source}"
     values = outcome.results["values"]
-    assert values["model_under_test"] == "published"  # no trained model committed yet
+    from zifhelpers.potentials.registry import BEST_STUDENT
+
+    assert values["model_under_test"] == BEST_STUDENT  # the registry's default
     assert values["cn_glasses_static"] == pytest.approx(3.93, abs=0.005)  # paper: 3.93
     assert values["cn_crystal_300K_reference"] == 4.0
     assert values["crystal_static_ring_sizes"] == [8, 12, 16]

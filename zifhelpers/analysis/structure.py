@@ -248,7 +248,7 @@ def bond_angles(
     """
     mask_c, mask_n = _species_mask(atoms, center), _species_mask(atoms, neighbor)
     i, j, vec = neighbor_list(atoms, cutoff, "ijD")
-    keep = mask_c[i] & mask_n[j]
+    keep = mask_c[i] & mask_n[j] & (np.linalg.norm(vec, axis=1) > 1e-8)  # no angle at r = 0
     i, vec = i[keep], vec[keep]
     order = np.argsort(i, kind="stable")
     i, vec = i[order], vec[order]
