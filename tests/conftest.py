@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+from ase.calculators.emt import EMT
 
 ROOT = Path(__file__).resolve().parents[1]
 _SHARED = ROOT.parent / "shared" / "data"
@@ -61,3 +63,17 @@ def copper_spec(paths, epochs):
         max_epochs=epochs, r_max=4.0, num_layers=2, num_features=8, radial_mlp_width=16,
         batch_size=4, seed=1,
     )
+
+
+class NaNAfter(EMT):
+    """EMT whose forces become NaN after ``n_ok`` calls: a guard stop at a known step."""
+
+    def __init__(self, n_ok):
+        super().__init__()
+        self.calls, self.n_ok = 0, n_ok
+
+    def calculate(self, *args, **kwargs):
+        super().calculate(*args, **kwargs)
+        self.calls += 1
+        if self.calls > self.n_ok:
+            self.results["forces"] = self.results["forces"] * np.nan

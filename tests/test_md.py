@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
+from conftest import NaNAfter  # tests/ is on sys.path (pytest rootdir conftest)
 
 from zifhelpers.simulation.md import (
     MDGuardError,
@@ -131,21 +132,9 @@ def test_sigkill_then_resume_loses_nothing_and_repeats_nothing(tmp_path):
     )
 
 
-class _NaNAfter(EMT):
-    def __init__(self, n_ok):
-        super().__init__()
-        self.calls, self.n_ok = 0, n_ok
-
-    def calculate(self, *args, **kwargs):
-        super().calculate(*args, **kwargs)
-        self.calls += 1
-        if self.calls > self.n_ok:
-            self.results["forces"] = self.results["forces"] * np.nan
-
-
 def test_guard_nan_forces_keeps_the_checkpoint(tmp_path):
     run = MDRun(tmp_path, _copper(), Schedule(2.0).plateau("eq", 300, 1.0), calculator="emt",
-                frame_every=10, checkpoint_every=20, calc=_NaNAfter(45))
+                frame_every=10, checkpoint_every=20, calc=NaNAfter(45))
     with pytest.raises(MDGuardError, match="NaN or infinite forces") as err:
         run.run(progress=False)
     assert "step 4" in str(err.value)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
+from conftest import NaNAfter  # tests/ is on sys.path (pytest rootdir conftest)
 
 from zifhelpers.simulation.md import MDRun, RunFolderError, Schedule, read_trajectory
 
@@ -130,25 +131,11 @@ def test_checkpoints_written_before_checksums_still_resume(tmp_path):
     assert [f.info["step"] for f in read_trajectory(tmp_path)] == list(range(0, 201, 10))
 
 
-class _BlowsUpAfter(EMT):
-    """EMT whose forces become NaN after ``n_ok`` calls (a guard stop at a known step)."""
-
-    def __init__(self, n_ok):
-        super().__init__()
-        self.calls, self.n_ok = 0, n_ok
-
-    def calculate(self, *args, **kwargs):
-        super().calculate(*args, **kwargs)
-        self.calls += 1
-        if self.calls > self.n_ok:
-            self.results["forces"] = self.results["forces"] * np.nan
-
-
 def test_redrawn_velocities_restart_from_the_last_checkpoint_on_record(tmp_path):
     from zifhelpers.simulation.md import MDGuardError
 
     with pytest.raises(MDGuardError):
-        _run(tmp_path, calc=_BlowsUpAfter(130)).run(progress=False)
+        _run(tmp_path, calc=NaNAfter(130)).run(progress=False)
     stopped = json.loads((tmp_path / "status.json").read_text())
     assert stopped["state"] == "stopped"
     run = MDRun.from_workdir(tmp_path, calc=EMT())
