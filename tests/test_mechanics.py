@@ -199,3 +199,96 @@ def test_hill_average_refuses_asymmetric_and_unstable_tensors():
     unstable[3, 3] = -1.0
     with pytest.raises(ValueError, match="not positive definite"):
         elastic.hill_average(unstable)
+
+
+def test_stress_strain_fit_recovers_a_known_tensor_with_honest_errors():
+    c_true = _zif_like_stiffness()
+    rng = np.random.default_rng(1)
+    sigma0 = np.array([0.05, -0.02, 0.01, 0.0, 0.003, -0.004])  # a residual stress, GPa
+    strains = np.vstack([s * 0.02 * np.eye(6)[k] for k in range(6) for s in (1, -1)])
+    noise = 0.002
+    errors = np.full((12, 6), noise)
+    stresses = sigma0 + strains @ c_true.T + rng.normal(scale=noise, size=(12, 6))
+    c_fit, c_err = elastic.elastic_from_stress_strain(strains, stresses, errors)
+    np.testing.assert_allclose(c_fit, c_fit.T)
+    # central differences: error of C_ij = noise / (sqrt(2) * 0.02) on the diagonal, /2 more off it
+    assert c_err[0, 0] == pytest.approx(noise / (np.sqrt(2) * 0.02), rel=1e-6)
+    assert c_err[0, 1] == pytest.approx(noise / (2 * 0.02), rel=1e-6)
+    z = np.abs(c_fit - c_true) / c_err
+    assert z.max() < 4.5 and 0.3 < np.sqrt((z ** 2).mean()) < 1.8  # errors neither too small nor huge
+    c_plain, c_nan = elastic.elastic_from_stress_strain(strains, stresses)
+    np.testing.assert_allclose(c_plain, c_fit, atol=1e-12)  # equal weights: same estimate
+    assert np.isnan(c_nan).all()
+
+
+def test_stress_strain_fit_refuses_strains_that_miss_a_component():
+    strains = np.vstack([s * 0.02 * np.eye(6)[k] for k in range(5) for s in (1, -1)])
+    with pytest.raises(ValueError, match="do not span"):
+        elastic.elastic_from_stress_strain(strains, np.zeros((10, 6)))
+    with pytest.raises(ValueError, match="shape"):
+        elastic.elastic_from_stress_strain(np.zeros((4, 6)), np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="> 0"):
+        full = np.vstack([s * 0.02 * np.eye(6)[k] for k in range(6) for s in (1, -1)])
+        elastic.elastic_from_stress_strain(full, np.zeros((12, 6)), np.zeros((12, 6)))
+
+
+def test_voigt_deformation_gives_the_voigt_strain_asked_for():
+    cell = np.diag([15.4, 15.3, 18.4])
+    for k in range(6):
+        f = elastic.voigt_deformation(k, 0.01)
+        eps = elastic.lagrangian_strain((cell @ f.T)[None], reference=cell)
+        voigt = elastic._voigt_strain(eps)[0]
+        expected = np.eye(6)[k] * 0.01
+        np.testing.assert_allclose(voigt, expected, atol=1e-4)  # Lagrangian = linear to O(e^2)
+    with pytest.raises(ValueError, match="component"):
+        elastic.voigt_deformation(6, 0.01)
+    with pytest.raises(ValueError, match="small"):
+        elastic.voigt_deformation(0, 0.5)
+
+
+def test_hill_errors_propagate_like_the_closed_form_for_an_isotropic_solid():
+    lam, mu, err = 2.0, 1.0, 0.05
+    c = np.zeros((6, 6))
+    c[:3, :3] = lam
+    c[np.arange(3), np.arange(3)] = lam + 2 * mu
+    c[np.arange(3, 6), np.arange(3, 6)] = mu
+    out = elastic.hill_average_with_errors(c, np.full((6, 6), err), n_samples=4000, seed=3)
+    assert out["K_H"] == pytest.approx(lam + 2 * mu / 3)
+    # K_V = (C11+C22+C33 + 2(C12+C13+C23))/9 with six independent errors: sqrt(15)/9 err
+    assert out["K_V_err"] == pytest.approx(np.sqrt(15) / 9 * err, rel=0.08)
+    assert out["unstable_fraction"] == 0.0
+    with pytest.raises(ValueError, match="C_err"):
+        elastic.hill_average_with_errors(c, np.full((6, 6), -1.0))
+
+
+def test_stress_strain_runs_at_low_temperature_give_emt_coppers_static_constants(tmp_path):
+    """Near 0 K the MD stresses are the static ones: C of EMT copper from its strained cells."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    atoms = bulk("Cu", cubic=True).repeat(2)
+    table = mechanics.stress_strain_runs(atoms, tmp_path, calculator="emt", strain=0.01,
+                                         temperature_K=2.0, equilibrate_ps=0.01, production_ps=0.1,
+                                         frame_every=2, timestep_fs=5.0, progress=False,
+                                         reference=EMT(), reference_frames=4)
+    assert len(table) == 12 and table.loc["e4+0.010", "e4"] == 0.01
+    strains = table[[f"e{k}" for k in range(1, 7)]].to_numpy()
+    c_md, _ = elastic.elastic_from_stress_strain(strains, table[[f"sigma{k}" for k in range(1, 7)]].to_numpy(),
+                                                 table[[f"sigma{k}_err" for k in range(1, 7)]].to_numpy())
+    static = []
+    for k in range(1, 7):
+        for row in (table.loc[f"e{k}+0.010"], table.loc[f"e{k}-0.010"]):
+            work = atoms.copy()
+            e = row[[f"e{j}" for j in range(1, 7)]].to_numpy(dtype=float)
+            work.set_cell(atoms.cell.array @ elastic.voigt_deformation(k - 1, e[k - 1]).T, scale_atoms=True)
+            work.calc = EMT()
+            static.append(work.get_stress(voigt=True) * elastic.EV_PER_A3_TO_GPA)
+    c_static, _ = elastic.elastic_from_stress_strain(strains, np.array(static))
+    for i, j in [(0, 0), (1, 1), (0, 1), (3, 3), (5, 5)]:
+        assert c_md[i, j] == pytest.approx(c_static[i, j], rel=0.05)
+    assert c_static[0, 0] > c_static[0, 1] > 0 and c_static[3, 3] > 0  # cubic copper
+    # sampler = reference: no bias, the reference's stresses are the sampler's
+    np.testing.assert_allclose(table.sigma1_ref, table.sigma1, atol=1e-9)
+    assert (table.force_mae_meV_A < 1e-6).all()
+    with pytest.raises(ValueError, match="strain"):
+        mechanics.stress_strain_runs(atoms, tmp_path / "x", calculator="emt", strain=0.3)

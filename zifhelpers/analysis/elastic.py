@@ -12,6 +12,11 @@
   bulk modulus also follows from the volume fluctuations alone,
   K = k_B T ⟨V⟩/⟨δV²⟩ → :func:`bulk_modulus_from_volume_fluctuations`.
 
+* **Stress–strain** at finite temperature (or at 0 K after relaxing the
+  positions): mean stresses of runs at small ± strains of each Voigt component,
+  C_ij = ∂σ_i/∂e_j from a least-squares fit → :func:`elastic_from_stress_strain`,
+  the deformation gradient of each strain from :func:`voigt_deformation`.
+
 Voigt, Reuss and Hill averages (R. Hill, Proc. Phys. Soc. A 65, 349 (1952)) of
 K, G, E and ν → :func:`hill_average`. Units: GPa, Å³, K. The runs that make
 the data are in :mod:`zifhelpers.simulation.mechanics`.
@@ -32,6 +37,9 @@ __all__ = [
     "bulk_modulus_from_volume_fluctuations",
     "cumulative_elastic",
     "hill_average",
+    "hill_average_with_errors",
+    "voigt_deformation",
+    "elastic_from_stress_strain",
 ]
 
 
@@ -212,3 +220,112 @@ def hill_average(C) -> dict[str, float]:
         "E_H": float(9 * k_h * g_h / (3 * k_h + g_h)),
         "nu_H": float((3 * k_h - 2 * g_h) / (2 * (3 * k_h + g_h))),
     }
+
+
+def hill_average_with_errors(C, C_err, n_samples: int = 2000, seed: int = 0) -> dict[str, float]:
+    """:func:`hill_average` of ``C`` and the standard deviation of each average.
+
+    The errors are propagated by drawing ``n_samples`` tensors with independent
+    Gaussian errors ``C_err`` (6×6, GPa, kept symmetric); draws that are not
+    positive definite are dropped (their share is returned as
+    ``unstable_fraction``). Keys: those of :func:`hill_average` and the same
+    with ``_err`` appended.
+    """
+    c = np.asarray(C, dtype=float)
+    err = np.asarray(C_err, dtype=float)
+    if err.shape != (6, 6) or not np.isfinite(err).all() or (err < 0).any():
+        raise ValueError(f"C_err must be a 6x6 array of finite errors >= 0, got shape {err.shape}")
+    centre = hill_average(c)
+    rng = np.random.default_rng(seed)
+    upper = np.triu_indices(6)
+    draws = []
+    for _ in range(n_samples):
+        noise = np.zeros((6, 6))
+        noise[upper] = rng.normal(size=len(upper[0])) * err[upper]
+        noise = noise + np.triu(noise, 1).T
+        trial = c + noise
+        if np.linalg.eigvalsh(trial).min() <= 0:
+            continue
+        draws.append(hill_average(trial))
+    out = dict(centre)
+    for key in centre:
+        values = np.array([d[key] for d in draws])
+        out[f"{key}_err"] = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+    out["unstable_fraction"] = 1.0 - len(draws) / n_samples
+    return out
+
+
+def voigt_deformation(component: int, strain: float) -> np.ndarray:
+    """Deformation gradient F (3×3) of a Voigt strain ``strain`` on one component.
+
+    ``component`` is 0–5 (xx, yy, zz, yz, xz, xy). Shears are engineering
+    strains (e4 = 2ε23, …), applied symmetrically: F = I + ε. A cell transforms
+    as ``cell @ F.T`` (ASE rows are lattice vectors).
+    """
+    if component not in range(6):
+        raise ValueError(f"component must be 0-5 (xx, yy, zz, yz, xz, xy), got {component!r}")
+    if not np.isfinite(strain) or abs(strain) >= 0.2:
+        raise ValueError(f"strain must be finite and small (|strain| < 0.2), got {strain}")
+    i, j = _VOIGT[component]
+    eps = np.zeros((3, 3))
+    if i == j:
+        eps[i, i] = strain
+    else:
+        eps[i, j] = eps[j, i] = strain / 2
+    return np.eye(3) + eps
+
+
+def elastic_from_stress_strain(strains, stresses_GPa, stress_errors_GPa=None) -> tuple[np.ndarray, np.ndarray]:
+    """Elastic stiffness from the mean stresses of strained runs (least squares).
+
+    Fits σ_i = σ0_i + Σ_j C_ij e_j for each Voigt stress component i, over all
+    runs, then symmetrises C (the mean of C and Cᵀ). With ± strains of each
+    component this is the central finite difference; the unstrained run, when
+    given, only sets σ0.
+
+    Parameters
+    ----------
+    strains : array-like, shape (n_runs, 6)
+        Voigt strains of the runs (engineering shears).
+    stresses_GPa : array-like, shape (n_runs, 6)
+        Mean Voigt stresses (GPa), ASE's sign: positive is tensile (so that
+        C is positive for a stable solid).
+    stress_errors_GPa : array-like, shape (n_runs, 6), optional
+        Standard errors of those means; they weight the fit and give the errors.
+
+    Returns
+    -------
+    C, C_err : numpy.ndarray, shape (6, 6)
+        Stiffness (GPa) and its standard errors; without ``stress_errors_GPa``
+        the errors are NaN.
+    """
+    e = np.asarray(strains, dtype=float)
+    s = np.asarray(stresses_GPa, dtype=float)
+    if e.ndim != 2 or e.shape[1] != 6 or s.shape != e.shape:
+        raise ValueError(f"strains and stresses must both have shape (n_runs, 6); got {e.shape} and {s.shape}")
+    if not (np.isfinite(e).all() and np.isfinite(s).all()):
+        raise ValueError("strains and stresses must be finite")
+    design = np.hstack([np.ones((len(e), 1)), e])
+    if np.linalg.matrix_rank(design) < 7:
+        raise ValueError(f"the {len(e)} strains do not span the 6 Voigt components (and an unstrained "
+                         "offset): strain each component at least once on top of a second state")
+    C = np.zeros((6, 6))
+    var = np.full((6, 6), np.nan)
+    if stress_errors_GPa is not None:
+        w_err = np.asarray(stress_errors_GPa, dtype=float)
+        if w_err.shape != s.shape or not np.isfinite(w_err).all() or (w_err <= 0).any():
+            raise ValueError(f"stress_errors_GPa must have shape {s.shape} with finite values > 0")
+    for i in range(6):
+        if stress_errors_GPa is None:
+            beta = np.linalg.lstsq(design, s[:, i], rcond=None)[0]
+        else:
+            w = 1.0 / w_err[:, i] ** 2
+            normal = design.T @ (design * w[:, None])
+            cov = np.linalg.inv(normal)
+            beta = cov @ (design.T @ (w * s[:, i]))
+            var[i] = np.diag(cov)[1:]
+        C[i] = beta[1:]
+    C_sym = 0.5 * (C + C.T)
+    C_err = 0.5 * np.sqrt(var + var.T)
+    np.fill_diagonal(C_err, np.sqrt(np.diag(var)))  # one estimate each, not two
+    return C_sym, C_err

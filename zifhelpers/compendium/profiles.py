@@ -136,6 +136,8 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "fluct_equilibrate_ps": 0.001, "fluct_production_ps": 0.005,
             "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": False,
             "fluct_systems": ["crystal"],
+            "stress_strain": {"systems": {"crystal": 0.0}, "strain": 0.02, "equilibrate_ps": 0.0005,
+                              "production_ps": 0.002, "frame_every": 1},
         },
         "quick": {
             "systems": ["crystal"], "strains": [-0.03, -0.015, 0.0, 0.015, 0.03],
@@ -143,6 +145,8 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "fluct_equilibrate_ps": 0.05, "fluct_production_ps": 0.25,
             "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": True,
             "fluct_systems": ["crystal"],
+            "stress_strain": {"systems": {"crystal": 0.045}, "strain": 0.02, "equilibrate_ps": 0.02,
+                              "production_ps": 0.05, "frame_every": 5},
         },
         "cpu": {
             # sampled by the student (H 4 amu, 2 fs), measured by the reference on 20
@@ -151,9 +155,15 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "systems": ["crystal", "glass01", "glass02", "glass03"],
             "strains": [-0.045, -0.03, -0.015, 0.0, 0.015, 0.03, 0.045],
             "equilibrate_ps": 2.0, "production_ps": 10.0, "frame_every": 50, "reference_frames": 20,
-            "fluct_equilibrate_ps": 5.0, "fluct_production_ps": 100.0,
+            "fluct_equilibrate_ps": 5.0, "fluct_production_ps": 50.0,
             "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": True,
             "fluct_systems": ["crystal"],
+            # the elastic tensor by +-2 % Voigt strains about the zero-pressure volume: the
+            # crystal's from the reference's own P(V) (rho0 1.161 g/cm3 -> +4.2 %, nearest grid
+            # volume +4.5 %; results/gpu/05_pv_reference_h200.json); 12 runs of 1 + 6 ps
+            "stress_strain": {"systems": {"crystal": 0.045}, "strain": 0.02, "equilibrate_ps": 1.0,
+                              "production_ps": 6.0, "frame_every": 25},
+            "mlp_glasses": "data/glasses/cpu_nequip-w32m_seed*.extxyz",
         },
         "paper": {
             "systems": ["crystal"] + [f"glass{i:02d}" for i in range(1, 11)],
@@ -162,6 +172,8 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "fluct_equilibrate_ps": 100.0, "fluct_production_ps": 5000.0,
             "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": True,
             "fluct_systems": ["crystal"] + [f"glass{i:02d}" for i in range(1, 11)],
+            "stress_strain": {"systems": {"crystal": 0.045}, "strain": 0.02, "equilibrate_ps": 10.0,
+                              "production_ps": 100.0, "frame_every": 100},
         },
     },
     "06_allegro_scaling": {

@@ -2,8 +2,9 @@
 
 Two routes, as in Castel & Coudert (Chem. Mater. 2023) and Castel et al.
 (Digital Discovery 2024): NVT runs at several volumes for a Birch–Murnaghan
-fit (:func:`finite_strain_runs`) and one NσT run for the strain fluctuations
-(:func:`strain_fluctuation_run`); the 0 K cross-check relaxes the cell at
+fit (:func:`finite_strain_runs`), NVT runs at ± strains of each Voigt
+component for the elastic tensor (:func:`stress_strain_runs`) and one NσT run
+for the strain fluctuations (:func:`strain_fluctuation_run`); the 0 K cross-check relaxes the cell at
 fixed strains (:func:`zero_kelvin_pv`). The fits and the averages over the
 data these runs make are in :mod:`zifhelpers.analysis.elastic`. Units: GPa,
 Å³, K, ps, fs.
@@ -15,7 +16,7 @@ import numpy as np
 
 from ..analysis.elastic import EV_PER_A3_TO_GPA, block_average
 
-__all__ = ["finite_strain_runs", "strain_fluctuation_run", "zero_kelvin_pv"]
+__all__ = ["finite_strain_runs", "stress_strain_runs", "strain_fluctuation_run", "zero_kelvin_pv"]
 
 
 def _equilibrate_then_produce(temperature_K: float, equilibrate_ps: float, production_ps: float,
@@ -101,6 +102,94 @@ def finite_strain_runs(
                        force_mae_meV_A=checked["force_mae_mean_meV_A"])
         rows.append(row)
     return pd.DataFrame(rows).set_index("strain")
+
+
+def stress_strain_runs(
+    atoms,
+    workdir,
+    calculator: str = "published",
+    strain: float = 0.02,
+    temperature_K: float = 300.0,
+    equilibrate_ps: float = 1.0,
+    production_ps: float = 8.0,
+    frame_every: int = 25,
+    seed: int = 0,
+    progress: bool = True,
+    calc=None,
+    timestep_fs: float = 0.5,
+    hydrogen_mass_amu: float | None = None,
+    reference=None,
+    reference_frames: int = 20,
+):
+    """NVT runs at Voigt strains ±``strain`` of each component, for C at temperature.
+
+    Twelve runs (folders ``workdir/e<k>±<strain>``, checkpointed): the cell of
+    ``atoms`` (best an equilibrated frame at the zero-pressure volume) deformed
+    by :func:`zifhelpers.analysis.elastic.voigt_deformation`, positions scaled
+    with it, then ``equilibrate_ps`` discarded and ``production_ps`` measured.
+    The mean Voigt stress of the production frames (kinetic term included,
+    ASE's sign: tensile positive) and its block-averaged standard error go into
+    :func:`zifhelpers.analysis.elastic.elastic_from_stress_strain`. Shears are
+    engineering strains, so ``strain`` = 0.02 tilts by 1 % of the cell.
+
+    With ``reference``, "the sampler samples, the reference measures": on
+    ``reference_frames`` production frames of each run both potentials give the
+    static stress, and the reference's stress is the sampler's mean stress minus
+    the sampler's bias on those frames (errors added in quadrature).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run, index ``e<k>±<strain>``: Voigt strains ``e1``…``e6``,
+        stresses ``sigma1``…``sigma6`` (GPa) and errors ``sigma1_err``…; with
+        ``reference`` also ``sigma1_ref``… and ``sigma1_ref_err``… and
+        ``force_mae_meV_A`` (sampler against reference on those frames).
+    """
+    import pandas as pd
+
+    from ..analysis.elastic import voigt_deformation
+    from .md import MDRun, read_trajectory
+
+    if not (np.isfinite(strain) and 0.0 < strain < 0.1):
+        raise ValueError(f"strain must be between 0 and 0.1 (a small Voigt strain), got {strain}")
+    if reference_frames < 2:
+        raise ValueError(f"reference_frames must be >= 2 (an error needs two), got {reference_frames}")
+    rows = []
+    schedule = _equilibrate_then_produce(temperature_K, equilibrate_ps, production_ps, timestep_fs)
+    for component in range(6):
+        for sign in (1.0, -1.0):
+            e = sign * strain
+            deformed = atoms.copy()
+            deformed.set_cell(atoms.cell.array @ voigt_deformation(component, e).T, scale_atoms=True)
+            name = f"e{component + 1}{e:+.3f}"
+            folder = f"{workdir}/{name}"
+            MDRun(folder, deformed, schedule, calculator=calculator, ensemble="nvt-nhc",
+                  frame_every=frame_every, seed=seed, calc=calc,
+                  hydrogen_mass_amu=hydrogen_mass_amu).run(progress=progress)
+            frames = [f for f in read_trajectory(folder) if f.info.get("stage") == "production"]
+            if len(frames) < 4:
+                raise ValueError(f"{folder}: {len(frames)} production frames; at least 4 are needed "
+                                 f"(production_ps={production_ps}, frame_every={frame_every})")
+            stresses = np.array([np.asarray(f.info["stress_GPa"], dtype=float) for f in frames])
+            n_blocks = max(2, min(10, len(frames) // 2))
+            stats = [block_average(stresses[:, i], n_blocks=n_blocks) for i in range(6)]
+            row = {"run": name, **{f"e{k + 1}": (e if k == component else 0.0) for k in range(6)}}
+            row.update({f"sigma{k + 1}": stats[k][0] for k in range(6)})
+            row.update({f"sigma{k + 1}_err": stats[k][1] for k in range(6)})
+            if reference is not None:
+                from ..potentials.registry import load_calculator
+                from .validation import reference_on_frames
+
+                step = max(1, len(frames) // reference_frames)
+                checked = reference_on_frames(frames[::step], reference,
+                                              calc or load_calculator(calculator), progress=False)
+                for k in range(6):
+                    row[f"sigma{k + 1}_ref"] = stats[k][0] - checked["stress_bias_mean_GPa"][k]
+                    row[f"sigma{k + 1}_ref_err"] = float(np.hypot(stats[k][1],
+                                                                  checked["stress_bias_err_GPa"][k]))
+                row["force_mae_meV_A"] = checked["force_mae_mean_meV_A"]
+            rows.append(row)
+    return pd.DataFrame(rows).set_index("run")
 
 
 def strain_fluctuation_run(

@@ -225,8 +225,11 @@ def reference_on_frames(frames: list[Atoms], reference, sampler, progress: bool 
     dict
         Per-frame lists ``pressure_ref_GPa``, ``pressure_sampler_GPa``,
         ``force_mae_meV_A`` (sampler against reference, all atoms),
-        ``energy_diff_meV_atom`` (sampler − reference, per atom); and the
-        means ``pressure_ref_mean_GPa``, ``pressure_sampler_mean_GPa``,
+        ``energy_diff_meV_atom`` (sampler − reference, per atom),
+        ``stress_bias_GPa`` (per frame, Voigt, sampler − reference, ASE's sign:
+        tensile positive); and the means ``stress_bias_mean_GPa`` and its
+        standard error ``stress_bias_err_GPa`` (6 each), ``pressure_ref_mean_GPa``,
+        ``pressure_sampler_mean_GPa``,
         ``pressure_bias_GPa`` (sampler − reference) with its standard error
         ``pressure_bias_err_GPa``, ``force_mae_mean_meV_A``, and ``n_frames``.
     """
@@ -235,23 +238,30 @@ def reference_on_frames(frames: list[Atoms], reference, sampler, progress: bool 
     if not frames:
         raise ValueError("reference_on_frames: no frames given")
     out: dict[str, list] = {k: [] for k in ("pressure_ref_GPa", "pressure_sampler_GPa",
-                                            "force_mae_meV_A", "energy_diff_meV_atom")}
+                                            "force_mae_meV_A", "energy_diff_meV_atom",
+                                            "stress_bias_GPa")}
     for frame in tqdm(frames, desc="reference on sampled frames", disable=not progress):
         values = {}
         for label, calc in (("ref", reference), ("sampler", sampler)):
             atoms = frame.copy()
             atoms.calc = calc
+            stress = atoms.get_stress(voigt=True) * 160.21766208
             values[label] = (atoms.get_potential_energy(), atoms.get_forces().copy(),
-                             -atoms.get_stress(voigt=True)[:3].mean() * 160.21766208)
+                             -stress[:3].mean(), stress)
         out["pressure_ref_GPa"].append(float(values["ref"][2]))
         out["pressure_sampler_GPa"].append(float(values["sampler"][2]))
         out["force_mae_meV_A"].append(
             float(1e3 * np.abs(values["sampler"][1] - values["ref"][1]).mean()))
+        out["stress_bias_GPa"].append((values["sampler"][3] - values["ref"][3]).tolist())
         out["energy_diff_meV_atom"].append(
             float(1e3 * (values["sampler"][0] - values["ref"][0]) / len(frame)))
     bias = np.array(out["pressure_sampler_GPa"]) - np.array(out["pressure_ref_GPa"])
     n = len(frames)
+    stress_bias = np.array(out["stress_bias_GPa"])
     return {**out, "n_frames": n,
+            "stress_bias_mean_GPa": stress_bias.mean(axis=0).tolist(),
+            "stress_bias_err_GPa": (stress_bias.std(axis=0, ddof=1) / np.sqrt(n)).tolist()
+            if n > 1 else None,
             "pressure_ref_mean_GPa": float(np.mean(out["pressure_ref_GPa"])),
             "pressure_sampler_mean_GPa": float(np.mean(out["pressure_sampler_GPa"])),
             "pressure_bias_GPa": float(bias.mean()),
