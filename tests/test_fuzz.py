@@ -245,6 +245,8 @@ def test_native_libraries_never_take_the_interpreter_down():
 # ------------------------------------------------------------- the other public modules
 @FAST
 @given(structures(), st.floats(0.0, 8.0))
+# a cell 1e-8 A thin: 1e9 images within the cutoff once took 14 GB before an error
+@example(Atoms("ZnN", positions=[[0, 0, 0], [0, 2, 0]], cell=np.diag([1e-8, 9.0, 9.0]), pbc=True), 8.0)
 def test_neighbors_linkers_and_xray_of_any_structure(atoms, cutoff):
     from zifhelpers.analysis import linkers, xray
     from zifhelpers.analysis.neighbors import neighbor_list
@@ -320,3 +322,150 @@ def test_the_viewer_refuses_an_empty_trajectory():
 
     with pytest.raises(ValueError, match="no frames"):
         viewer.show_trajectory([])
+
+
+def _bad_simulation_calls(tmp):
+    """(label, call, words the message must contain): the simulation layer's public functions."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    from zifhelpers.simulation import mechanics, meltquench, reaxff, robustness
+
+    cu = bulk("Cu", cubic=True)
+    gas = Atoms("Cu2", positions=[[0, 0, 0], [2.5, 0, 0]])
+    plateau = Schedule(0.25).plateau("a", 300.0, 0.001)
+    tiny = {"prepare_ps": 0.001, "plateau_ps": 0.0, "equilibrate_ps": 0.001, "rate_K_per_ps": 1e6}
+    return [
+        ("rate of -1 events", lambda: robustness.breaking_rate(-1, 10.0), "events"),
+        ("rate over NaN ps", lambda: robustness.breaking_rate(1, float("nan")), "total_ps"),
+        ("rate per 0 ps", lambda: robustness.breaking_rate(1, 10.0, per_ps=0.0), "per_ps"),
+        ("scan of no temperature", lambda: robustness.linker_breaking_scan(cu, [], 1.0, tmp / "s"),
+         "no temperatures"),
+        ("scan of no seed", lambda: robustness.linker_breaking_scan(cu, [300.0], 1.0, tmp / "s", seeds=()),
+         "no seeds"),
+        ("melt below its start", lambda: meltquench.MeltQuench(t_max_K=200.0).schedule(), "t_max_K"),
+        ("supercell of 0", lambda: meltquench.MeltQuench(supercell=(0, 1, 1), **tiny).run(
+            cu, tmp / "mq", calculator="emt", progress=False), "supercell"),
+        ("melt-quench of nothing", lambda: meltquench.MeltQuench(supercell=(1, 1, 1), **tiny).run(
+            Atoms(), tmp / "mq2", calculator="emt", progress=False), "no atoms"),
+        ("verdict of NaN disorder", lambda: meltquench.verdict({"ring_disorder": float("nan")}),
+         "not finite"),
+        ("verdict without disorder", lambda: meltquench.verdict({}), "ring_disorder"),
+        ("glass at -1 ps", lambda: meltquench.glass_at_300K(cu, tmp / "g", "emt", -1.0), "duration"),
+        ("ReaxFF files into a file", lambda: reaxff.reaxff_files(__file__), "is a file"),
+        ("ReaxFF of nothing", lambda: reaxff.run_reaxff(Atoms(), plateau, tmp / "r"), "no atoms"),
+        ("ReaxFF of copper", lambda: reaxff.run_reaxff(cu, plateau, tmp / "r"), "Cu"),
+        ("ReaxFF frames every 0 steps", lambda: reaxff.run_reaxff(
+            Atoms("ZnN", positions=[[0, 0, 0], [2, 0, 0]], cell=[9, 9, 9], pbc=True), plateau, tmp / "r",
+            frame_every=0), "frame_every"),
+        ("local structure of no frame", lambda: reaxff.local_structure({"a": []}), "no frames"),
+        ("P(V) of no strain", lambda: mechanics.finite_strain_runs(cu, tmp / "f", calculator="emt",
+                                                                   strains=()), "no strains"),
+        ("P(V) at -100 %", lambda: mechanics.finite_strain_runs(cu, tmp / "f", calculator="emt",
+                                                                strains=(-1.0,)), "strains"),
+        ("P(V) at NaN", lambda: mechanics.finite_strain_runs(cu, tmp / "f", calculator="emt",
+                                                             strains=(float("nan"),)), "strains"),
+        ("P(V) frames every 0 steps", lambda: mechanics.finite_strain_runs(
+            cu, tmp / "f", calculator="emt", strains=(0.0,), frame_every=0), "frame_every"),
+        ("P(V) of a gas", lambda: mechanics.finite_strain_runs(gas, tmp / "f", calculator="emt"),
+         "not periodic"),
+        ("stress-strain at 30 %", lambda: mechanics.stress_strain_runs(cu, tmp / "e", strain=0.3), "strain"),
+        ("stress-strain, 1 reference frame", lambda: mechanics.stress_strain_runs(
+            cu, tmp / "e", reference_frames=1), "reference_frames"),
+        ("NsT of nothing", lambda: mechanics.strain_fluctuation_run(Atoms(), tmp / "n", calculator="emt"),
+         "no atoms"),
+        ("0 K P(V) of no strain", lambda: mechanics.zero_kelvin_pv(cu, EMT(), strains=()), "no strains"),
+        ("0 K P(V) of a gas", lambda: mechanics.zero_kelvin_pv(gas, EMT(), strains=(0.0,)), "not periodic"),
+    ]
+
+
+def test_the_simulation_layer_refuses_bad_input_by_name(tmp_path):
+    for label, call, words in _bad_simulation_calls(tmp_path):
+        with pytest.raises(CLEAN) as err:
+            call()
+        assert words in str(err.value), f"{label}: {type(err.value).__name__}: {err.value}"
+        assert not list(tmp_path.glob("**/trajectory.extxyz")), f"{label}: ran MD before refusing"
+
+
+@FAST
+@given(events=st.one_of(st.integers(-5, 50), floats), total_ps=floats)
+def test_a_breaking_rate_is_finite_and_ordered_or_refused(events, total_ps):
+    from zifhelpers.simulation import robustness
+
+    out = _clean_or_result(robustness.breaking_rate, events, total_ps)
+    if out is not None:
+        assert all(np.isfinite(v) for v in out.values())
+        assert out["rate_low"] <= out["rate"] <= out["rate_high"]
+
+
+@FAST
+@given(st.lists(st.lists(floats, min_size=6, max_size=6), min_size=0, max_size=14),
+       st.lists(st.lists(floats, min_size=6, max_size=6), min_size=0, max_size=14))
+def test_stress_strain_fits_of_any_data(strains, stresses):
+    out = _clean_or_result(elastic.elastic_from_stress_strain, np.array(strains).reshape(-1, 6)
+                           if strains else np.zeros((0, 6)), np.array(stresses).reshape(-1, 6)
+                           if stresses else np.zeros((0, 6)))
+    if out is not None:
+        c, _ = out
+        assert np.isfinite(c).all() and np.allclose(c, c.T)
+
+
+def _bad_calls_elsewhere(tmp):
+    """(label, call, words the message must contain): data, potentials, training, compendium."""
+    import matplotlib.pyplot as plt
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    from zifhelpers.compendium import plotting, results
+    from zifhelpers.data import cp2k
+    from zifhelpers.potentials import checkpoints, timing
+    from zifhelpers.training import active, scoring, surgery
+
+    garbage = tmp / "garbage.ckpt"
+    garbage.write_bytes(b"\x00\x01 not a checkpoint")
+    text = tmp / "text.cell"
+    text.write_text("hello\nworld\n")
+    cu = bulk("Cu", cubic=True)
+    return [
+        ("CP2K cell file of words", lambda: cp2k.read_cp2k_cell(text), "text.cell"),
+        ("results of an unknown profile", lambda: results.write_results("x", "nope", {}, tmp), "profile"),
+        ("results named by a path", lambda: results.write_results("a/b", "smoke", {}, tmp), "file stem"),
+        ("figure without a name", lambda: plotting.savefig(plt.figure(), "", tmp), "file stem"),
+        ("garbage checkpoint", lambda: checkpoints.checkpoint_model_config(garbage), "garbage.ckpt"),
+        ("garbage checkpoint, fused", lambda: checkpoints.fused_checkpoint(garbage, tmp / "o.ckpt"),
+         "not a readable"),
+        ("garbage checkpoint, surgery", lambda: surgery.standalone_checkpoint(garbage, tmp / "o.ckpt"),
+         "not a readable"),
+        ("missing checkpoint", lambda: checkpoints.checkpoint_model_config(tmp / "nope.ckpt"), "nope.ckpt"),
+        ("timing of nothing", lambda: timing.time_per_atom_call(EMT(), Atoms()), "no atoms"),
+        ("speed-up over a zero time", lambda: timing.speedup({"a": [1.0], "b": [0.0]}, "a", "b"), "> 0"),
+        ("speed-up of unequal rounds", lambda: timing.speedup({"a": [1.0], "b": [1.0, 2.0]}, "a", "b"),
+         "same number"),
+        ("errors on no frame", lambda: scoring.evaluate(EMT(), []), "no frames"),
+        ("errors on an unlabelled frame", lambda: scoring.evaluate(EMT(), [cu]), "frame 0"),
+        ("Table 1 of a dict", lambda: scoring.table1({}), "DataFrame"),
+        ("select -1 frames", lambda: active.select_frames(np.ones(3), -1), "n must"),
+        ("select among NaN scores", lambda: active.select_frames(np.array([np.nan, 1.0]), 1), "finite"),
+        ("state point at NaN K", lambda: active.state_points(temperatures_K=(float("nan"),)), "temperatures"),
+        ("state point at 3x the volume", lambda: active.state_points(volume_factors=(3.0,)), "factors"),
+    ]
+
+
+def test_the_other_layers_refuse_bad_input_by_name(tmp_path):
+    for label, call, words in _bad_calls_elsewhere(tmp_path):
+        with pytest.raises(CLEAN) as err:
+            call()
+        assert words in str(err.value), f"{label}: {type(err.value).__name__}: {err.value}"
+
+
+@pytest.mark.parametrize("args, words", [
+    (["run", "99"], "not found"),
+    (["run", "00", "-p", "a=[1,"], "cannot read the value"),
+    (["md-resume", "/nonexistent/run"], "not an MD run folder"),
+    (["convert-published", "--device", "tpu"], "expected cpu or cuda"),
+])
+def test_the_command_line_answers_bad_arguments_without_a_traceback(args, words):
+    done = subprocess.run([sys.executable, "-m", "zifhelpers", *args], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and words in done.stderr

@@ -77,13 +77,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.command == "md-resume":
-        from .simulation.md import MDGuardError, MDRun
+        from .simulation.md import MDGuardError, MDRun, RunFolderError
 
         try:
             path = MDRun.resume(args.workdir, progress=not args.no_progress)
         except MDGuardError as err:
             print(err, file=sys.stderr)
             return 3
+        except (FileNotFoundError, RunFolderError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         print(f"finished: {path}")
         return 0
 
@@ -112,6 +115,9 @@ def _convert_published(args) -> int:
 
     from .potentials.convert import converted_published_model, converted_published_package
 
+    if args.device not in (None, "cpu", "cuda"):
+        print(f"--device {args.device}: expected cpu or cuda", file=sys.stderr)
+        return 2
     for value, ending in ((args.output, ".nequip.zip"), (args.compiled, ".nequip.pt2")):
         if value is not None and not value.endswith(ending):
             print(f"{value}: expected a path ending in {ending}", file=sys.stderr)

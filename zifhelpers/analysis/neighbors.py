@@ -18,6 +18,24 @@ __all__ = ["neighbor_list"]
 _QUANTITIES = set("ijSdD")
 
 
+#: at most this many periodic images of the cell within the cutoff (each holds every atom):
+#: beyond it a pair search would need gigabytes (a cell 1e-8 Å wide and an 8 Å cutoff: 1e9 images)
+MAX_IMAGES = 100_000
+
+
+def _check_images(cell: np.ndarray, cutoff: float, n_atoms: int) -> None:
+    """Refuse a cell so thin against ``cutoff`` that the images would not fit in memory."""
+    volume = abs(np.linalg.det(cell))
+    heights = np.array([volume / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3]))
+                        for k in range(3)])
+    images = np.prod(2 * np.ceil(cutoff / heights) + 1)
+    if images > MAX_IMAGES:
+        raise ValueError(
+            f"the cell is {heights.min():.3g} Å thin across one face against a {cutoff} Å cutoff: "
+            f"{images:.3g} periodic images of its {n_atoms} atoms (at most {MAX_IMAGES}); "
+            "check atoms.cell (in Å) or use a larger cell")
+
+
 def neighbor_list(
     atoms: Atoms, cutoff: float, quantities: str = "ijS", full_list: bool = True
 ) -> tuple[np.ndarray, ...]:
@@ -62,6 +80,8 @@ def neighbor_list(
     periodic = bool(pbc.all())
     if periodic and abs(np.linalg.det(atoms.cell.array)) < 1e-9:
         raise ValueError("periodic system with a zero-volume cell: set atoms.cell")
+    if periodic:
+        _check_images(atoms.cell.array, float(cutoff), len(atoms))
     import vesin
 
     box = atoms.cell.array if periodic else np.zeros((3, 3))

@@ -45,6 +45,8 @@ def savefig(fig, name: str, folder: str | os.PathLike = "figures") -> list[Path]
 
     Returns the two paths. ``folder`` is created if needed.
     """
+    if not isinstance(name, str) or not name.strip() or "/" in name or "\\" in name:
+        raise ValueError(f"savefig: name must be a file stem such as '05_pressure_volume', got {name!r}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{name}.{ext}" for ext in ("png", "pdf")]

@@ -74,6 +74,11 @@ def write_results(
     paper : dict, optional
         The paper's values for the same keys, where the paper gives one.
     """
+    from .profiles import check_profile
+
+    check_profile(profile)
+    if not notebook or "/" in notebook or "\\" in notebook:
+        raise ValueError(f"write_results: notebook must be a file stem like '05_mechanics', got {notebook!r}")
     path = Path(results_dir) / f"{notebook}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {

@@ -119,7 +119,14 @@ def read_cp2k_cell(path: str | os.PathLike) -> np.ndarray:
             [float(x) for x in angles.groups()] if angles else [90.0, 90.0, 90.0]
         )
         return cellpar_to_cell(par)
-    rows = np.loadtxt(path, comments="#", ndmin=2)
+    try:
+        rows = np.loadtxt(path, comments="#", ndmin=2)
+    except ValueError as err:
+        raise CP2KFormatError(f"{path}: not a CP2K -1.cell file (numbers expected): {err}") from None
+    if rows.size == 0:
+        raise CP2KFormatError(f"{path}: no cell rows")
+    if not np.isfinite(rows).all():
+        raise CP2KFormatError(f"{path}: non-finite numbers in the cell file")
     if rows.shape[1] < 11:
         raise CP2KFormatError(
             f"{path}: a -1.cell file has 12 columns (step, time, Ax..Cz, volume); "

@@ -13,8 +13,34 @@ from pathlib import Path
 
 from .students import BUILDER, LEGACY_BUILDERS
 
-__all__ = ["root_model_config", "checkpoint_model_config", "build_model", "deployed_weights",
+__all__ = ["load_checkpoint", "root_model_config", "checkpoint_model_config", "build_model", "deployed_weights",
            "save_with_model", "fused_checkpoint"]
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """A nequip checkpoint (``.ckpt``) as a dict, or an error naming the file.
+
+    A missing file stays a :class:`FileNotFoundError`; a file that is not a
+    PyTorch checkpoint (empty, truncated, text, a package) or one without
+    nequip's ``hyper_parameters`` is a :class:`ValueError` saying so.
+    """
+    import pickle
+    import zipfile
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except (pickle.UnpicklingError, EOFError, RuntimeError, zipfile.BadZipFile, ValueError) as err:
+        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0] if str(err) else 'no detail'})") from None
+    if not isinstance(ckpt, dict) or "hyper_parameters" not in ckpt:
+        raise ValueError(f"{path}: a PyTorch file but not a nequip checkpoint "
+                         "(no 'hyper_parameters')")
+    return ckpt
 
 
 def build_model(config: dict):
@@ -60,7 +86,6 @@ def save_with_model(ckpt: dict, model: dict, output) -> Path:
 
 def root_model_config(ckpt: dict, path) -> dict:
     """Model config of a loaded checkpoint, following ``ModelFromCheckpoint`` to its root."""
-    import torch
 
     model = ckpt["hyper_parameters"]["info_dict"]["training_module"]["model"]
     chain = [str(path)]
@@ -70,29 +95,25 @@ def root_model_config(ckpt: dict, path) -> dict:
             raise FileNotFoundError(f"{chain[-1]}: its parent checkpoint {parent} is "
                                     f"{'a cycle' if parent in chain else 'missing'}")
         chain.append(parent)
-        model = torch.load(parent, map_location="cpu", weights_only=False)[
+        model = load_checkpoint(parent)[
             "hyper_parameters"]["info_dict"]["training_module"]["model"]
     return model
 
 
 def checkpoint_model_config(checkpoint) -> dict:
     """The model block of a nequip 0.19 checkpoint's config (type names, r_max, ...)."""
-    import torch
-
-    return root_model_config(torch.load(checkpoint, map_location="cpu", weights_only=False),
-                              checkpoint)
+    return root_model_config(load_checkpoint(checkpoint), checkpoint)
 
 
 def fused_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike) -> Path:
     """Copy of a NequIP checkpoint whose model is built with fused tensor products."""
     import copy
 
-    import torch
 
     if str(checkpoint).endswith(".nequip.zip"):
         raise ValueError(f"{checkpoint}: fused_tensor_product needs a checkpoint (.ckpt), "
                          "not a package file")
-    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(checkpoint)
     model = copy.deepcopy(root_model_config(ckpt, checkpoint))
     if model.get("_target_") not in ("nequip.model.NequIPGNNModel", BUILDER, *LEGACY_BUILDERS):
         raise ValueError(f"{checkpoint}: fused_tensor_product needs a NequIP model "

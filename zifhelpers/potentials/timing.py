@@ -28,6 +28,8 @@ def time_per_atom_call(calc: Calculator, atoms: Atoms, calls: int = 3, warmup: i
     if calls < 1 or warmup < 0:
         raise ValueError(f"time_per_atom_call: calls must be >= 1 and warmup >= 0, "
                          f"got calls={calls}, warmup={warmup}")
+    if len(atoms) == 0:
+        raise ValueError("time_per_atom_call: the structure has no atoms (a time per atom needs some)")
     atoms = atoms.copy()
     atoms.calc = calc
     rng = np.random.default_rng(0)
@@ -85,4 +87,12 @@ def speedup(times: dict[str, list[float]], slow: str, fast: str) -> float:
     for name in (slow, fast):
         if name not in times:
             raise KeyError(f"speedup: no timings of {name!r}; have {sorted(times)}")
-    return float(np.median(np.asarray(times[slow]) / np.asarray(times[fast])))
+    slow_t, fast_t = np.asarray(times[slow], dtype=float), np.asarray(times[fast], dtype=float)
+    if slow_t.shape != fast_t.shape or slow_t.size == 0:
+        raise ValueError(f"speedup: {slow!r} and {fast!r} need the same number (>= 1) of rounds, "
+                         f"got {slow_t.size} and {fast_t.size}")
+    if not (np.isfinite(slow_t).all() and np.isfinite(fast_t).all() and (slow_t > 0).all()
+            and (fast_t > 0).all()):
+        raise ValueError(f"speedup: timings must be finite and > 0; {slow!r}: {slow_t.tolist()}, "
+                         f"{fast!r}: {fast_t.tolist()}")
+    return float(np.median(slow_t / fast_t))

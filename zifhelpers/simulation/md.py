@@ -64,6 +64,7 @@ __all__ = [
     "MDRun",
     "MDGuardError",
     "RunFolderError",
+    "check_md_structure",
     "read_trajectory",
     "read_thermo",
 ]
@@ -434,6 +435,23 @@ _THERMO_COLUMNS = [
 ]
 
 
+def check_md_structure(atoms: Atoms, who: str = "MD") -> None:
+    """Refuse what MD cannot run: no atoms, non-finite positions, or a cell
+    that is not periodic in 3-D with a volume (every run records the stress)."""
+    if not isinstance(atoms, Atoms):
+        raise TypeError(f"{who}: expected an ase.Atoms, got {type(atoms).__name__}")
+    if len(atoms) == 0:
+        raise ValueError(f"{who}: the structure has no atoms")
+    if not np.isfinite(atoms.positions).all():
+        raise ValueError(f"{who}: the structure {atoms.get_chemical_formula()} has non-finite positions")
+    if not atoms.pbc.all():
+        raise ValueError(f"{who}: the structure {atoms.get_chemical_formula()} is not periodic in 3-D "
+                         f"(pbc={atoms.pbc.tolist()}); runs record the stress, which needs a cell")
+    volume = abs(np.linalg.det(atoms.cell.array))
+    if not volume > 1e-6:
+        raise ValueError(f"{who}: the cell of {atoms.get_chemical_formula()} has volume {volume:.3g} Å³")
+
+
 class MDRun:
     """A checkpointed MD run in its own folder.
 
@@ -516,6 +534,15 @@ class MDRun:
     ) -> None:
         if ensemble not in ENSEMBLES:
             raise ValueError(f"ensemble must be one of {ENSEMBLES}, got {ensemble!r}")
+        check_md_structure(atoms, "MDRun")
+        for name, value in (("frame_every", frame_every), ("checkpoint_every", checkpoint_every or 1)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a whole number of steps >= 1, got {value!r}")
+        for name, value in (("tdamp_fs", tdamp_fs), ("pdamp_fs", pdamp_fs)):
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be finite and > 0 fs, got {value}")
+        if not (isinstance(integrity_every, (int, np.integer)) and integrity_every >= 0):
+            raise ValueError(f"integrity_every must be a whole number of steps >= 0, got {integrity_every!r}")
         if ensemble == "npt-mtk" and any(s.t_start_K != s.t_end_K for s in schedule.stages):
             raise ValueError("npt-mtk supports temperature plateaus only, not ramps")
         deforming = [s.name for s in schedule.stages if s.volume_end_A3 is not None]

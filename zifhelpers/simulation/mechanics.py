@@ -19,6 +19,23 @@ from ..analysis.elastic import EV_PER_A3_TO_GPA, block_average
 __all__ = ["finite_strain_runs", "stress_strain_runs", "strain_fluctuation_run", "zero_kelvin_pv"]
 
 
+def _check_strains(strains, who: str) -> list[float]:
+    """Volumetric strains: at least one, finite, each > -1 (a cell that keeps a volume)."""
+    strains = [float(x) for x in strains]
+    if not strains:
+        raise ValueError(f"{who}: no strains given")
+    bad = [x for x in strains if not (np.isfinite(x) and -0.5 < x < 1.0)]
+    if bad:
+        raise ValueError(f"{who}: strains must be finite volume changes between -0.5 and 1, got {bad}")
+    return strains
+
+
+def _check_counts(**counts: int) -> None:
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+
+
 def _equilibrate_then_produce(temperature_K: float, equilibrate_ps: float, production_ps: float,
                               timestep_fs: float = 0.5):
     """Two plateaus: ``equilibrate`` (discarded) then ``production`` (measured)."""
@@ -70,8 +87,11 @@ def finite_strain_runs(
     """
     import pandas as pd
 
-    from .md import MDRun, read_thermo, read_trajectory
+    from .md import MDRun, check_md_structure, read_thermo, read_trajectory
 
+    check_md_structure(atoms, "finite_strain_runs")
+    strains = _check_strains(strains, "finite_strain_runs")
+    _check_counts(frame_every=frame_every, reference_frames=reference_frames)
     rows = []
     for strain in strains:
         scaled = atoms.copy()
@@ -154,6 +174,10 @@ def stress_strain_runs(
         raise ValueError(f"strain must be between 0 and 0.1 (a small Voigt strain), got {strain}")
     if reference_frames < 2:
         raise ValueError(f"reference_frames must be >= 2 (an error needs two), got {reference_frames}")
+    _check_counts(frame_every=frame_every)
+    from .md import check_md_structure
+
+    check_md_structure(atoms, "stress_strain_runs")
     rows = []
     schedule = _equilibrate_then_produce(temperature_K, equilibrate_ps, production_ps, timestep_fs)
     for component in range(6):
@@ -236,6 +260,10 @@ def zero_kelvin_pv(atoms, calc, strains=(-0.04, -0.02, 0.0, 0.02, 0.04), relax: 
     from ase.optimize import FIRE
     from tqdm.auto import tqdm
 
+    from .md import check_md_structure
+
+    check_md_structure(atoms, "zero_kelvin_pv")
+    strains = _check_strains(strains, "zero_kelvin_pv")
     rows = []
     for strain in tqdm(strains, desc="0 K P(V)", disable=not progress):
         work = atoms.copy()

@@ -52,6 +52,12 @@ class MeltQuench:
 
     def schedule(self) -> Schedule:
         """The stages: prepare, heat, plateau (if > 0 ps), quench, equilibrate."""
+        if not (np.isfinite(self.t_low_K) and np.isfinite(self.t_max_K) and 0 < self.t_low_K < self.t_max_K):
+            raise ValueError(f"MeltQuench: need 0 < t_low_K < t_max_K, got t_low_K={self.t_low_K}, "
+                             f"t_max_K={self.t_max_K}")
+        if (len(self.supercell) != 3
+                or not all(isinstance(n, (int, np.integer)) and n >= 1 for n in self.supercell)):
+            raise ValueError(f"MeltQuench: supercell must be three whole numbers >= 1, got {self.supercell!r}")
         hot = self.hot_timestep_fs if self.t_max_K > self.hot_above_K else None
         sched = Schedule(self.timestep_fs)
         sched.plateau("prepare", self.t_low_K, self.prepare_ps)
@@ -98,8 +104,9 @@ class MeltQuench:
         """
         if restarts_on_break < 0:
             raise ValueError(f"restarts_on_break must be >= 0, got {restarts_on_break}")
+        schedule = self.schedule()  # checks the protocol before the structure is repeated
         run = MDRun(
-            workdir, atoms.repeat(self.supercell), self.schedule(), calculator=calculator,
+            workdir, atoms.repeat(self.supercell), schedule, calculator=calculator,
             ensemble="nvt-nhc", tdamp_fs=100.0, frame_every=frame_every, seed=seed,
             integrity_every=integrity_every, integrity_confirm_fs=integrity_confirm_fs,
             hydrogen_mass_amu=self.hydrogen_mass_amu, calc=calc,
@@ -236,6 +243,10 @@ def disorder_metrics(atoms: Atoms, initial: Atoms | None = None) -> dict[str, fl
     off = sum(v for k, v in stats.items() if k not in CRYSTAL_RING_SIZES)
     out = {"ring_disorder": float(off / total) if total else float("nan")}
     if initial is not None:
+        if len(initial) != len(atoms) or (initial.numbers != atoms.numbers).any():
+            raise ValueError(f"disorder_metrics: initial ({initial.get_chemical_formula()}, {len(initial)} "
+                             f"atoms) is not the same atoms as atoms ({atoms.get_chemical_formula()}, "
+                             f"{len(atoms)} atoms) in the same order")
         zn = atoms.numbers == 30
         d = atoms.positions[zn] - initial.positions[zn]
         frac = np.linalg.solve(atoms.cell.array.T, d.T).T
@@ -249,6 +260,11 @@ def verdict(metrics: dict[str, float], ring_threshold: float = 0.05, rmsd_thresh
     """``"glass"`` if the net's topology changed (ring disorder above
     ``ring_threshold``) or the Zn lost their sites (RMSD above
     ``rmsd_threshold_A``, half a Zn–Zn distance); else ``"crystalline"``."""
+    if "ring_disorder" not in metrics:
+        raise KeyError(f"verdict needs metrics['ring_disorder'] (from disorder_metrics); got {sorted(metrics)}")
+    if not np.isfinite(metrics["ring_disorder"]):
+        raise ValueError("verdict: ring_disorder is not finite (no rings found): "
+                         "the structure is neither a crystal nor a glass of this framework")
     if metrics["ring_disorder"] > ring_threshold:
         return "glass"
     if metrics.get("zn_rmsd_A", 0.0) > rmsd_threshold_A:

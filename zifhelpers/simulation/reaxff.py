@@ -34,6 +34,8 @@ def reaxff_files(folder: str | os.PathLike) -> tuple[Path, Path]:
     from ..data.public import fetch
 
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"reaxff_files: {folder} is a file, not a folder")
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for name in ("ffield_ZnN_2016", "lmp_control"):
@@ -75,7 +77,11 @@ def run_reaxff(atoms: Atoms, schedule: Schedule, workdir: str | os.PathLike,
     from tqdm.auto import tqdm
 
     from .lammps import lammps_instance
+    from .md import check_md_structure
 
+    check_md_structure(atoms, "run_reaxff")
+    if isinstance(frame_every, bool) or not isinstance(frame_every, (int, np.integer)) or frame_every < 1:
+        raise ValueError(f"run_reaxff: frame_every must be a whole number of steps >= 1, got {frame_every!r}")
     missing = sorted(set(atoms.get_chemical_symbols()) - set(REAXFF_TYPES))
     if missing:
         raise ValueError(f"ReaxFF (ffield_ZnN_2016) has no parameters for {missing}; "
@@ -160,7 +166,11 @@ def local_structure(frames_by_label: dict[str, list[Atoms]], cutoff: float = 2.5
     from ..analysis.structure import angle_distribution, bond_angles, coordination
 
     rows, dists = {}, {}
+    if not frames_by_label:
+        raise ValueError("local_structure: no trajectories given")
     for label, frames in frames_by_label.items():
+        if len(frames) == 0:
+            raise ValueError(f"local_structure: trajectory {label!r} has no frames")
         cn = np.concatenate([coordination(f, cutoff=cutoff) for f in frames])
         angles = np.concatenate([bond_angles(f, cutoff=cutoff) for f in frames])
         rows[label] = {"frames": len(frames), "cn_Zn_N": float(cn.mean()),

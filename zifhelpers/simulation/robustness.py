@@ -29,8 +29,12 @@ def breaking_rate(events: int, total_ps: float, per_ps: float = 100.0) -> dict:
     """Poisson rate per ``per_ps`` with its exact 95 % interval (Garwood 1936)."""
     from scipy.stats import chi2
 
-    if total_ps <= 0:
-        raise ValueError(f"total_ps must be > 0, got {total_ps}")
+    if isinstance(events, bool) or not isinstance(events, (int, np.integer)) or events < 0:
+        raise ValueError(f"events must be a whole number >= 0, got {events!r}")
+    if not (np.isfinite(total_ps) and total_ps > 0):
+        raise ValueError(f"total_ps must be finite and > 0, got {total_ps}")
+    if not (np.isfinite(per_ps) and per_ps > 0):
+        raise ValueError(f"per_ps must be finite and > 0, got {per_ps}")
     low = 0.0 if events == 0 else chi2.ppf(0.025, 2 * events) / 2
     high = chi2.ppf(0.975, 2 * events + 2) / 2
     scale = per_ps / total_ps
@@ -53,6 +57,11 @@ def linker_breaking_scan(start: Atoms, temperatures_K, duration_ps: float,
     """
     import pandas as pd
 
+    temperatures_K, seeds = list(temperatures_K), list(seeds)
+    if not temperatures_K:
+        raise ValueError("linker_breaking_scan: no temperatures given")
+    if not seeds:
+        raise ValueError("linker_breaking_scan: no seeds given (one run per temperature and seed)")
     rows = []
     for temp in temperatures_K:
         events, total_ps, reasons = 0, 0.0, []

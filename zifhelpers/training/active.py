@@ -82,6 +82,11 @@ def state_points(temperatures_K: Sequence[float] = (1500.0, 1750.0),
     at 300 K for comparison); these eight liquids (every volume at both temperatures) are a
     superset of them.
     """
+    bad_t = [t for t in temperatures_K if not (np.isfinite(t) and t > 0)]
+    bad_f = [f for f in volume_factors if not (np.isfinite(f) and 0.5 <= f <= 1.5)]
+    if bad_t or bad_f:
+        raise ValueError(f"state_points: temperatures must be finite and > 0 K and volume factors "
+                         f"between 0.5 and 1.5; got bad temperatures {bad_t}, factors {bad_f}")
     points = [StatePoint("crystal_300K", 300.0, 1.0, liquid=False)] if crystal else []
     for t in temperatures_K:
         for f in volume_factors:
@@ -203,9 +208,17 @@ def select_frames(scores: np.ndarray, n: int, min_gap: int = 1) -> np.ndarray:
     """Indices of the ``n`` highest scores, at least ``min_gap`` frames apart.
 
     The gap keeps consecutive, nearly identical MD frames out of one pick.
-    Returned sorted.
+    Returned sorted; fewer than ``n`` when the gap or the scores run out.
     """
-    order = np.argsort(-np.asarray(scores), kind="stable")
+    scores = np.asarray(scores, dtype=float)
+    if scores.ndim != 1 or not np.isfinite(scores).all():
+        raise ValueError(f"select_frames: scores must be a 1-D array of finite numbers, got shape "
+                         f"{scores.shape} with {int((~np.isfinite(scores)).sum())} non-finite")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"select_frames: n must be a whole number >= 0, got {n!r}")
+    if not (isinstance(min_gap, (int, np.integer)) and min_gap >= 1):
+        raise ValueError(f"select_frames: min_gap must be a whole number >= 1, got {min_gap!r}")
+    order = np.argsort(-scores, kind="stable")
     chosen: list[int] = []
     for i in order:
         if len(chosen) == n:

@@ -23,9 +23,17 @@ def evaluate(calc, frames) -> dict[str, float]:
     Returns energy MAE (meV/atom), force MAE (meV/Å) and stress MAE (MPa),
     plus their RMSEs.
     """
+    frames = list(frames)
+    if not frames:
+        raise ValueError("evaluate: no frames given")
     de, df, ds = [], [], []
-    for frame in frames:
-        ref = frame.calc.results
+    for k, frame in enumerate(frames):
+        ref = frame.calc.results if frame.calc is not None else {}
+        missing = [key for key in ("energy", "forces") if key not in ref]
+        if missing:
+            raise ValueError(f"evaluate: frame {k} ({frame.get_chemical_formula()}) has no reference "
+                             f"{' or '.join(missing)} (labelled frames are needed, e.g. from "
+                             "zifhelpers.data.datasets.read_dataset)")
         work = frame.copy()
         work.calc = calc
         de.append((work.get_potential_energy() - ref["energy"]) / len(frame))
@@ -93,8 +101,14 @@ def table1(ours, paper: dict | None = None):
     import pandas as pd
 
     paper = PAPER_TABLE1 if paper is None else paper
+    if not hasattr(ours, "index") or not hasattr(ours, "columns"):
+        raise TypeError(f"table1: ours must be a DataFrame (one row per model, from screen()), "
+                        f"got {type(ours).__name__}")
     cols = ["energy_mae_meV_atom", "force_mae_meV_A", "stress_mae_MPa", "us_per_atom_call"]
     labels = list(dict.fromkeys(list(ours.index) + list(paper)))
+    missing = [c for c in cols if c not in ours.columns and len(ours)]
+    if missing:
+        raise KeyError(f"table1: our screen has no columns {missing}; it has {list(ours.columns)}")
     out = {}
     for col in cols:
         out[(col, "this work")] = [ours[col].get(k) if k in ours.index else None for k in labels]

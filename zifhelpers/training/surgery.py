@@ -12,6 +12,7 @@ from pathlib import Path
 from ..potentials.checkpoints import (
     build_model,
     deployed_weights,
+    load_checkpoint,
     root_model_config,
     save_with_model,
 )
@@ -38,9 +39,8 @@ def standalone_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLi
     is about a third of a training checkpoint's size. Training cannot resume
     from it with the same optimizer state; fine-tuning from it can.
     """
-    import torch
 
-    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(checkpoint)
     model = root_model_config(ckpt, checkpoint)
     if slim:
         for key in ("optimizer_states", "lr_schedulers"):
@@ -64,9 +64,8 @@ def add_core_repulsion(checkpoint: str | os.PathLike, output: str | os.PathLike,
     """
     import copy
 
-    import torch
 
-    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(checkpoint)
     model = copy.deepcopy(root_model_config(ckpt, checkpoint))
     if model.get("pair_potential"):
         raise ValueError(f"{checkpoint}: the model already has a pair potential "
@@ -146,7 +145,7 @@ def insert_residual_layer(checkpoint: str | os.PathLike, output: str | os.PathLi
         save_with_model,
     )
 
-    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(checkpoint)
     root = copy.deepcopy(root_model_config(ckpt, checkpoint))
     if root.get("_target_") not in ("nequip.model.NequIPGNNModel", BUILDER, *LEGACY_BUILDERS):
         raise ValueError(f"{checkpoint}: model _target_ {root.get('_target_')!r}; expected "
