@@ -419,6 +419,10 @@ def _bad_calls_elsewhere(tmp):
     from zifhelpers.compendium import plotting, results
     from zifhelpers.data import cp2k
     from zifhelpers.potentials import checkpoints, timing
+    from zifhelpers.potentials.compile import compile_model
+    from zifhelpers.potentials.convert import read_legacy_model
+    from zifhelpers.potentials.repulsion import switch_distances
+    from zifhelpers.simulation.validation import run_system
     from zifhelpers.training import active, scoring, surgery
 
     garbage = tmp / "garbage.ckpt"
@@ -448,6 +452,10 @@ def _bad_calls_elsewhere(tmp):
         ("select among NaN scores", lambda: active.select_frames(np.array([np.nan, 1.0]), 1), "finite"),
         ("state point at NaN K", lambda: active.state_points(temperatures_K=(float("nan"),)), "temperatures"),
         ("state point at 3x the volume", lambda: active.state_points(volume_factors=(3.0,)), "factors"),
+        ("compile a garbage checkpoint", lambda: compile_model(garbage, tmp / "o.nequip.pt2"), "not a readable"),
+        ("convert a garbage legacy model", lambda: read_legacy_model(garbage), "not a TorchScript"),
+        ("repulsion with one fraction", lambda: switch_distances(["Zn"], (0.5,)), "(inner, outer)"),
+        ("validation of an unknown system", lambda: run_system("nope", "published", tmp, 1.0), "known:"),
     ]
 
 

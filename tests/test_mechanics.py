@@ -292,3 +292,17 @@ def test_stress_strain_runs_at_low_temperature_give_emt_coppers_static_constants
     assert (table.force_mae_meV_A < 1e-6).all()
     with pytest.raises(ValueError, match="strain"):
         mechanics.stress_strain_runs(atoms, tmp_path / "x", calculator="emt", strain=0.3)
+
+
+def test_summarize_fits_gives_the_mean_and_spread_of_a_group():
+    fits = {"glass01": {"K0_GPa": 3.0, "K0_err_GPa": 0.1, "rho0_g_cm3": 1.2, "rho0_err_g_cm3": 0.01},
+            "glass02": {"K0_GPa": 4.0, "K0_err_GPa": 0.1, "rho0_g_cm3": 1.3, "rho0_err_g_cm3": 0.01},
+            "crystal": {"K0_GPa": 1.7, "K0_err_GPa": 0.3, "rho0_g_cm3": 1.16, "rho0_err_g_cm3": 0.02}}
+    out = elastic.summarize_fits(fits, {"glasses": ["glass01", "glass02", "glass03"], "crystal": ["crystal"],
+                                        "none": ["mlp_x"]})
+    assert set(out) == {"glasses", "crystal"}
+    g = out["glasses"]
+    assert g["n"] == 2 and g["K0_mean_GPa"] == pytest.approx(3.5)
+    assert g["K0_sd_GPa"] == pytest.approx(np.sqrt(0.5))
+    assert g["K0_err_GPa"] == pytest.approx(0.5)  # the spread dominates the fit errors
+    assert out["crystal"]["K0_sd_GPa"] is None and out["crystal"]["K0_err_GPa"] == pytest.approx(0.3)

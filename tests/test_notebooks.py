@@ -79,6 +79,12 @@ def test_notebook_05_reproduces(smoke_run):
     assert values["crystal_K0_GPa"] > 0
     assert values["crystal_rho0_g_cm3"] == pytest.approx(1.21, abs=0.05)
     assert (out / "figures" / "05_pressure_volume.png").is_file()
+    # the cpu profile's path: the student samples, the reference measures, both routes to C
+    assert values["potential"] == "nequip-w32m" and values["hydrogen_mass_amu"] == 4.0
+    ss = values["stress_strain"]["crystal"]
+    assert ss["measured_by"] == "reference on frames" and ss["K_H"] > 0 and ss["K_H_err"] >= 0
+    summary = values["table2_summary"]["reference_on_frames"]
+    assert summary["crystal"]["n"] == 1 and summary["abinitio_glasses"] is None
 
 
 def test_notebooks_01_and_02_reproduce(smoke_run):

@@ -76,4 +76,29 @@ def test_a_null_value_is_not_measured_with_a_note(tmp_path):
                              "student", "run")]
     _write(tmp_path, "results/c.json", {"v": {"b": {"mean": None}}})
     row = next(r for r in report.collect(tmp_path, ms) if r["key"] == "barrier_ZnN_mlp_glass")
-    assert row["verdict"] == "not measured" and "did not resolve" in row["note"]
+    assert row["verdict"] == "not measured" and "did not measure or resolve" in row["note"]
+
+
+@pytest.mark.parametrize("value, message", [("abc", "expected a number"), ([1, 2], "expected a number"),
+                                            (float("nan"), "finite"), ({"a": 1}, "expected a number")])
+def test_a_results_field_that_is_not_a_number_names_the_file_and_field(tmp_path, value, message):
+    ms = [report.Measurement("K_crystal", "results/c.json", "v.k", None, "student", "run")]
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results/c.json").write_text(json.dumps({"v": {"k": value}}))
+    with pytest.raises(ValueError, match=message) as err:
+        report.collect(tmp_path, ms)
+    assert "c.json" in str(err.value) and "'v.k'" in str(err.value)
+
+
+def test_a_null_group_is_not_measured_and_another_measurement_wins(tmp_path):
+    ms = [report.Measurement("K_crystal", "results/a.json", "v.group.K", "v.group.K_err", "student", "cpu"),
+          report.Measurement("K_crystal", "results/b.json", "v.K", None, "reference", "gpu")]
+    _write(tmp_path, "results/a.json", {"v": {"group": None}})
+    rows = [r for r in report.collect(tmp_path, ms) if r["key"] == "K_crystal"]
+    assert [r["verdict"] for r in rows] == ["not measured"]  # b.json absent: the null row stays
+    _write(tmp_path, "results/b.json", {"v": {"K": 1.6}})
+    rows = [r for r in report.collect(tmp_path, ms) if r["key"] == "K_crystal"]
+    assert [(r["ours"], r["verdict"]) for r in rows] == [(1.6, "agrees")]  # no empty row beside it
+    _write(tmp_path, "results/a.json", {"v": {"group": {"K": 1.7, "K_err": -0.1}}})
+    with pytest.raises(ValueError, match="negative"):
+        report.collect(tmp_path, ms)

@@ -40,6 +40,7 @@ __all__ = [
     "hill_average_with_errors",
     "voigt_deformation",
     "elastic_from_stress_strain",
+    "summarize_fits",
 ]
 
 
@@ -329,3 +330,30 @@ def elastic_from_stress_strain(strains, stresses_GPa, stress_errors_GPa=None) ->
     C_err = 0.5 * np.sqrt(var + var.T)
     np.fill_diagonal(C_err, np.sqrt(np.diag(var)))  # one estimate each, not two
     return C_sym, C_err
+
+
+def summarize_fits(fits: dict[str, dict], groups: dict[str, list[str]]) -> dict[str, dict]:
+    """Mean K0 and ρ0 of groups of :func:`fit_birch_murnaghan2` results (e.g. the glasses).
+
+    For each group with at least one fitted member: ``n``, ``members``,
+    ``K0_mean_GPa``, ``K0_sd_GPa`` (spread over the members, None for one),
+    ``K0_err_GPa`` (standard error of the mean: the larger of the spread's
+    sd/√n and the members' fit errors combined, √Σerr²/n) and the same for
+    ``rho0_*_g_cm3``. Comparable with a paper's mean ± spread over models.
+    """
+    out = {}
+    for group, names in groups.items():
+        members = [n for n in names if n in fits]
+        if not members:
+            continue
+        entry: dict = {"n": len(members), "members": members}
+        for key, err_key, unit in (("K0", "K0_err_GPa", "GPa"), ("rho0", "rho0_err_g_cm3", "g_cm3")):
+            values = np.array([fits[n][f"{key}_{unit}"] for n in members], dtype=float)
+            errors = np.array([fits[n].get(err_key) or 0.0 for n in members], dtype=float)
+            sd = float(values.std(ddof=1)) if len(values) > 1 else None
+            fit_err = float(np.sqrt((errors ** 2).sum()) / len(values))
+            entry[f"{key}_mean_{unit}"] = float(values.mean())
+            entry[f"{key}_sd_{unit}"] = sd
+            entry[f"{key}_err_{unit}"] = max(fit_err, sd / np.sqrt(len(values)) if sd is not None else 0.0)
+        out[group] = entry
+    return out

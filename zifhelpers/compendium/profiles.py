@@ -26,7 +26,7 @@ __all__ = ["PROFILES", "CPU_FALLS_BACK_TO_QUICK", "CPU_COST_HOURS", "check_profi
 #: from the campaign's own runs (student MD: 17-20 steps/s on 272 atoms; the reference:
 #: about 0.4 s a call). On an AVX2-only CPU, expect about twice as long.
 CPU_COST_HOURS = {"00_data_and_models": 0.2, "01_sampling": 0.3, "02_training": 1.0,
-                  "03_validation": 1.0, "04_melt_quench": 1.3, "05_mechanics": 4.0,
+                  "03_validation": 1.0, "04_melt_quench": 1.3, "05_mechanics": 5.5,
                   "06_allegro_scaling": 1.0}
 
 #: Notebooks whose ``cpu`` profile is their ``quick`` one (nothing to scale up
@@ -38,9 +38,9 @@ CPU_FALLS_BACK_TO_QUICK = ("00_data_and_models", "01_sampling", "02_training",
 #: :func:`settings`; a papermill sweep can still override any parameter.
 _SETTINGS: dict[str, dict[str, dict]] = {
     "00_data_and_models": {
-        "smoke": {"structures": "zif4", "include_rmc": False},
-        "quick": {"structures": "zif4", "include_rmc": True},
-        "paper": {"structures": "zif4", "include_rmc": True},
+        "smoke": {"structures": "zif4", "include_rmc": False, "single_point_max_atoms": 2176},
+        "quick": {"structures": "zif4", "include_rmc": True, "single_point_max_atoms": 2176},
+        "paper": {"structures": "zif4", "include_rmc": True, "single_point_max_atoms": None},
     },
     "01_sampling": {
         "smoke": {"n_train": 20, "n_test": 8},
@@ -131,13 +131,16 @@ _SETTINGS: dict[str, dict[str, dict]] = {
     },
     "05_mechanics": {
         "smoke": {
+            # the cpu profile's code path in a few steps: the student samples, the reference
+            # measures on 2 frames per run
+            "potential": "nequip-w32m", "md": {"timestep_fs": 2.0, "hydrogen_mass_amu": 4.0},
             "systems": ["crystal"], "strains": [-0.03, 0.0, 0.03],
-            "equilibrate_ps": 0.001, "production_ps": 0.003, "frame_every": 1,
-            "fluct_equilibrate_ps": 0.001, "fluct_production_ps": 0.005,
+            "equilibrate_ps": 0.002, "production_ps": 0.008, "frame_every": 1, "reference_frames": 2,
+            "fluct_equilibrate_ps": 0.002, "fluct_production_ps": 0.02,
             "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": False,
             "fluct_systems": ["crystal"],
-            "stress_strain": {"systems": {"crystal": 0.0}, "strain": 0.02, "equilibrate_ps": 0.0005,
-                              "production_ps": 0.002, "frame_every": 1},
+            "stress_strain": {"systems": {"crystal": 0.0}, "strain": 0.02, "equilibrate_ps": 0.002,
+                              "production_ps": 0.008, "frame_every": 1},
         },
         "quick": {
             "systems": ["crystal"], "strains": [-0.03, -0.015, 0.0, 0.015, 0.03],
@@ -150,12 +153,12 @@ _SETTINGS: dict[str, dict[str, dict]] = {
         },
         "cpu": {
             # sampled by the student (H 4 amu, 2 fs), measured by the reference on 20
-            # frames per volume; about 4 h on 2 cores
+            # frames per volume; about 5.5 h on 2 cores (3.1e5 MD steps)
             "potential": "nequip-w32m", "md": {"timestep_fs": 2.0, "hydrogen_mass_amu": 4.0},
             "systems": ["crystal", "glass01", "glass02", "glass03"],
             "strains": [-0.045, -0.03, -0.015, 0.0, 0.015, 0.03, 0.045],
             "equilibrate_ps": 2.0, "production_ps": 10.0, "frame_every": 50, "reference_frames": 20,
-            "fluct_equilibrate_ps": 5.0, "fluct_production_ps": 50.0,
+            "fluct_equilibrate_ps": 2.0, "fluct_production_ps": 20.0,
             "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": True,
             "fluct_systems": ["crystal"],
             # the elastic tensor by +-2 % Voigt strains about the zero-pressure volume: the

@@ -47,6 +47,22 @@ class Measurement:
 
 
 _PV_GPU = "results/gpu/05_pv_reference_h200.json"
+_MECH_CPU = "results/cpu/results/05_mechanics.json"
+_REF_ON_STUDENT = "reference on frames of the student nequip-w32m's MD"
+_PV_CPU = "cpu profile: 7 volumes (±4.5 %), 2 + 10 ps each, 300 K, 20 reference frames per volume"
+_SS_CPU = ("cpu profile: ±2 % Voigt strains at the zero-pressure volume, 12 runs of 1 + 6 ps, "
+           "300 K (stress–strain; the paper: cell fluctuations)")
+
+
+def _table2(key: str, group: str, quantity: str, unit: str) -> Measurement:
+    base = f"values.table2_summary.reference_on_frames.{group}"
+    return Measurement(key, _MECH_CPU, f"{base}.{quantity}_mean_{unit}", f"{base}.{quantity}_err_{unit}",
+                       _REF_ON_STUDENT, _PV_CPU)
+
+
+def _table3(key: str, quantity: str) -> Measurement:
+    return Measurement(key, _MECH_CPU, f"values.stress_strain.crystal.{quantity}",
+                       f"values.stress_strain.crystal.{quantity}_err", _REF_ON_STUDENT, _SS_CPU)
 _REF_GPU = ("reference (published model), its own MD on an H200")
 
 #: Every measurement the report knows of; one whose file is absent is listed as not measured.
@@ -56,14 +72,28 @@ MEASUREMENTS: list[Measurement] = [
     Measurement("rho0_crystal", _PV_GPU, "fits.crystal.rho0_g_cm3",
                 "fits.crystal.rho0_err_g_cm3", _REF_GPU,
                 "7 volumes (±4.5 %), 2 ps equilibration + 4.2 ps each, 300 K"),
+    _table2("K_crystal", "crystal", "K0", "GPa"),
+    _table2("rho0_crystal", "crystal", "rho0", "g_cm3"),
+    _table2("K_abinitio_glasses", "abinitio_glasses", "K0", "GPa"),
+    _table2("rho0_abinitio_glasses", "abinitio_glasses", "rho0", "g_cm3"),
+    _table2("K_mlp_glasses", "mlp_glasses", "K0", "GPa"),
+    _table2("rho0_mlp_glasses", "mlp_glasses", "rho0", "g_cm3"),
+    _table3("K_fluct_crystal", "K_H"),
+    _table3("E_crystal", "E_H"),
+    _table3("G_crystal", "G_H"),
+    _table3("nu_crystal", "nu_H"),
     Measurement("cn_mlp_glass", "results/cpu/04_melt_quench_campaign.json",
                 "values.cn_Zn_N_melt_quench.mean", "values.cn_Zn_N_melt_quench.sem",
                 "student nequip-w32m (MD)", "cpu profile: melt-quenched glasses, one cell each"),
+    Measurement("cn_abinitio_glass", "results/cpu/results/00_data_and_models.json",
+                "values.glass_cn_Zn_N_mean", None, "none (static structures)",
+                "the 10 ab initio glass files, Zn–N within 2.5 Å",
+                note="ours: the static structure files; the paper's value may be their 300 K MD average"),
     Measurement("pore_mlp_glass", "results/cpu/04_melt_quench_campaign.json",
                 "values.pore_melt_quench_cm3_kg.mean", "values.pore_melt_quench_cm3_kg.sem",
                 "student nequip-w32m (MD)", "cpu profile: melt-quenched glasses, one cell each",
-                note="one glass of one 272-atom cell so far (the paper: a 2×2×2 supercell); "
-                     "its spread over seeds is not measured yet"),
+                note="each glass is one 272-atom cell (the paper: one 2×2×2 supercell); "
+                     "ours ± is the standard error over the seeds"),
     Measurement("barrier_ZnN_mlp_glass", "results/cpu/04_melt_quench_campaign.json",
                 "values.barrier_ZnN_kJ_mol.mean", "values.barrier_ZnN_kJ_mol.sem",
                 "student nequip-w32m (MD)", "cpu profile: melt-quenched glasses, one cell each"),
@@ -85,10 +115,25 @@ def repo_root() -> Path:
 def _lookup(record: dict, dotted: str) -> Any:
     node: Any = record
     for part in dotted.split("."):
+        if node is None:  # a group the run wrote as null (measured nothing there)
+            return None
         if not isinstance(node, dict) or part not in node:
             raise KeyError(dotted)
         node = node[part]
     return node
+
+
+def _number(raw: Any, path: Path, field: str, key: str) -> float:
+    """A finite number from a results JSON, or an error naming the file and the field."""
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}: field {field!r} (for the paper's {key}) is {raw!r}, "
+                         "expected a number or null") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{path}: field {field!r} (for the paper's {key}) is {value}, "
+                         "expected a finite number or null")
+    return value
 
 
 def _z(ours: float, err: float | None, paper: PaperValue) -> float | None:
@@ -130,18 +175,20 @@ def collect(root: str | os.PathLike | None = None,
             rows.append({"key": m.key, "paper": paper, "ours": None, "error": None, "z": None,
                          "verdict": "not measured", "potential": m.potential, "run": m.run,
                          "source": m.path, "note": record.get("notes", {}).get(
-                             m.key, f"`{m.value}` is null in `{m.path}`: the run did not "
-                             "resolve it")})
+                             m.key, f"`{m.value}` is null in `{m.path}`: that run did not "
+                             "measure or resolve it")})
             seen.add(m.key)
             continue
-        ours = float(raw)
+        ours = _number(raw, path, m.value, m.key)
         err = None
         if m.error:
             try:
                 raw = _lookup(record, m.error)
-                err = None if raw is None else float(raw)
             except KeyError:
                 raise KeyError(f"{path}: no field {m.error!r} (error of {m.key})") from None
+            err = None if raw is None else _number(raw, path, m.error, m.key)
+            if err is not None and err < 0:
+                raise ValueError(f"{path}: field {m.error!r} (error of {m.key}) is negative: {err}")
         note = record.get("notes", {}).get(m.key, m.note) if isinstance(record, dict) else m.note
         z = _z(ours, err, paper)
         rows.append({"key": m.key, "paper": paper, "ours": ours, "error": err, "z": z,
@@ -153,6 +200,8 @@ def collect(root: str | os.PathLike | None = None,
             rows.append({"key": key, "paper": paper, "ours": None, "error": None, "z": None,
                          "verdict": "not measured", "potential": "", "run": "", "source": "",
                          "note": ""})
+    measured = {r["key"] for r in rows if r["ours"] is not None}
+    rows = [r for r in rows if r["ours"] is not None or r["key"] not in measured]
     order = list(VALUES)
     rows.sort(key=lambda r: order.index(r["key"]))
     return rows

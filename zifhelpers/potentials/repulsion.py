@@ -69,6 +69,11 @@ def switch_distances(chemical_species: Sequence[str],
 
     ``fractions``: (inner, outer) as fractions of R_i + R_j (ASE covalent radii).
     """
+    fractions = tuple(fractions)
+    if len(fractions) != 2:
+        raise ValueError(f"core-repulsion fractions must be (inner, outer), got {fractions!r}")
+    if not chemical_species:
+        raise ValueError("core repulsion needs at least one chemical species")
     inner, outer = (float(f) for f in fractions)
     if not 0.0 < inner < outer:
         raise ValueError(f"core-repulsion fractions must satisfy 0 < inner < outer, got {fractions!r}")

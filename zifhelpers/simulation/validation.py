@@ -68,7 +68,7 @@ def run_folder(system: str, spec: str, workdir: str | os.PathLike) -> Path:
 
 
 def run_system(
-    system: System,
+    system: System | str,
     spec: str,
     workdir: str | os.PathLike,
     production_ps: float,
@@ -80,7 +80,7 @@ def run_system(
     progress: bool = True,
     calc=None,
 ) -> Path:
-    """Run (or resume) the NVT MD of ``system`` with the potential ``spec``.
+    """Run (or resume) the NVT MD of ``system`` (a :data:`SYSTEMS` entry or its name) with ``spec``.
 
     The run lives in ``workdir/<model tag>/<system name>`` and is resumable.
     Stages: ``melt`` (if any) then ``production``, both at the system's
@@ -89,6 +89,10 @@ def run_system(
     calculator already loaded for ``spec``, spares loading it again.
     Returns the run folder.
     """
+    if isinstance(system, str):  # a name of SYSTEMS
+        if system not in SYSTEMS:
+            raise KeyError(f"unknown validation system {system!r}; known: {sorted(SYSTEMS)}")
+        system = SYSTEMS[system]
     melt = system.melt_ps if melt_ps is None else melt_ps
     schedule = Schedule(timestep_fs)
     if melt > 0:
