@@ -132,3 +132,15 @@ def test_a_bad_parameter_on_the_command_line_is_named(capsys, param, message):
     with pytest.raises(SystemExit):
         main(["run", "00", "-p", param])
     assert message in capsys.readouterr().err
+
+
+def test_select_a_subset_of_a_profiles_items():
+    from zifhelpers.compendium.profiles import select
+
+    items = {"crystal": 1, "glass01": 2, "glass02": 3}
+    assert select(items) == items and select(items, "") == items
+    assert list(select(items, "glass02, crystal")) == ["glass02", "crystal"]
+    with pytest.raises(ValueError, match="glass09"):
+        select(items, "crystal,glass09")
+    with pytest.raises(ValueError, match="no names"):
+        select(items, " , ")

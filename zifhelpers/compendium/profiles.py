@@ -20,7 +20,7 @@ from __future__ import annotations
 
 PROFILES = ("smoke", "quick", "cpu", "paper")
 
-__all__ = ["PROFILES", "CPU_FALLS_BACK_TO_QUICK", "CPU_COST_HOURS", "check_profile", "settings"]
+__all__ = ["PROFILES", "CPU_FALLS_BACK_TO_QUICK", "CPU_COST_HOURS", "check_profile", "select", "settings"]
 
 #: Wall hours of each notebook under ``cpu`` on 2 cores of an AMD EPYC with AVX-512,
 #: from the campaign's own runs (student MD: 17-20 steps/s on 272 atoms; the reference:
@@ -235,6 +235,21 @@ def check_profile(profile: str) -> str:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
     return profile
+
+
+def select(items: dict, subset: str = "") -> dict:
+    """The entries of ``items`` named in ``subset`` (comma-separated, in that order); all for "".
+
+    For a notebook parameter such as notebook 05's ``systems="crystal"``; an unknown name is an
+    error listing the known ones.
+    """
+    if not subset:
+        return dict(items)
+    wanted = [name.strip() for name in subset.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in items]
+    if unknown or not wanted:
+        raise ValueError(f"{subset!r}: {unknown or 'no names'} not among this profile's {sorted(items)}")
+    return {name: items[name] for name in wanted}
 
 
 def settings(notebook: str, profile: str) -> dict:
