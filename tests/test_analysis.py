@@ -145,6 +145,37 @@ def test_pmf_barrier_refuses_bad_input():
         analysis.pmf_barrier(np.arange(3.0), np.full(3, np.nan))
 
 
+def test_pair_counts_of_the_crystal_count_four_nitrogens_per_zinc(crystal):
+    r, counts = analysis.pair_counts([crystal, crystal], "Zn", "N", r_max=4.0, bin_width=0.05)
+    n_zn = int((crystal.numbers == 30).sum())
+    assert counts[r < 2.5].sum() == 2 * 4 * n_zn  # two frames, tetrahedral Zn
+    assert counts.dtype.kind == "i" and len(r) == 80 and r[0] == pytest.approx(0.025)
+
+
+def test_barrier_lower_bound_from_an_empty_bin_and_an_estimate_from_a_sampled_one():
+    kt = 0.0083144626 * 300.0  # kJ/mol
+    r = np.round(np.arange(1.5, 4.0, 0.05), 3)  # bin centres on 2.0 (the well) and 2.8 (the top)
+    # Boltzmann counts of a PMF with a 20 kJ/mol barrier at 2.8 A (times r^2, as pairs in shells)
+    free = np.where(r < 2.8, 20.0 * ((r - 2.0) / 0.8) ** 2, 20.0 - 10.0 * ((r - 2.8) / 1.2))
+    exact = 1e12 * np.exp(-free / kt) * r ** 2
+    sampled = analysis.barrier_lower_bound(r, np.round(exact), 300.0, window=(2.5, 3.2))
+    assert sampled["resolved"] and sampled["lower_bound"] == pytest.approx(20.0, abs=1e-4)
+    assert sampled["r_empty_A"] == pytest.approx(2.8) and sampled["r_peak_A"] == pytest.approx(2.0)
+    few = np.floor(exact / 1e12 * 300)  # 1200 pairs in the peak bin: the barrier bin is empty
+    out = analysis.barrier_lower_bound(r, few, 300.0)
+    assert not out["resolved"] and out["count_empty"] == 0
+    expected = kt * np.log((few / r ** 2)[r < 2.5].max() * out["r_empty_A"] ** 2)  # one count there
+    assert out["lower_bound"] == pytest.approx(expected) and out["lower_bound"] < 20.0
+    pooled = analysis.barrier_lower_bound(r, 3 * few, 300.0)  # three runs pooled: + kT ln 3
+    assert pooled["lower_bound"] - out["lower_bound"] == pytest.approx(kt * np.log(3.0))
+    with pytest.raises(ValueError, match="no bin in the window"):
+        analysis.barrier_lower_bound(r, few, 300.0, window=(5.0, 6.0))
+    with pytest.raises(ValueError, match="no pair below"):
+        analysis.barrier_lower_bound(r, np.zeros_like(r), 300.0)
+    with pytest.raises(ValueError, match=">= 0"):
+        analysis.barrier_lower_bound(r, -few, 300.0)
+
+
 def test_pore_volume_refuses_a_non_periodic_structure_instead_of_exiting(crystal):
     molecule = crystal.copy()
     molecule.pbc = False

@@ -261,6 +261,43 @@ def test_hill_errors_propagate_like_the_closed_form_for_an_isotropic_solid():
         elastic.hill_average_with_errors(c, np.full((6, 6), -1.0))
 
 
+def test_hill_errors_are_not_shrunk_by_a_noisy_tensor_and_instability_is_reported():
+    """Large errors: the linear propagation keeps K_V's closed-form error (sampling and dropping the
+    unstable draws would shrink it), and the share of unstable draws is reported."""
+    c = _zif_like_stiffness()
+    err = np.full((6, 6), 0.8)
+    out = elastic.hill_average_with_errors(c, err, n_samples=1000, seed=0)
+    assert out["K_V_err"] == pytest.approx(np.sqrt(15) / 9 * 0.8, rel=1e-6)
+    assert 0.05 < out["unstable_fraction"] < 1.0
+    fixed = err.copy()
+    for i, j in elastic.ORTHORHOMBIC_ZEROS:
+        fixed[i, j] = 0.0
+    less = elastic.hill_average_with_errors(c, fixed, n_samples=1000, seed=0)
+    assert less["unstable_fraction"] < out["unstable_fraction"]
+    assert less["G_V_err"] == pytest.approx(out["G_V_err"])  # the Voigt averages use no C_i4..C_i6 coupling
+    assert less["G_R_err"] < out["G_R_err"] and less["K_V_err"] == pytest.approx(out["K_V_err"])
+
+
+def test_orthorhombic_fit_zeroes_the_forbidden_elements_and_keeps_the_nine():
+    c_true = _zif_like_stiffness()
+    rng = np.random.default_rng(4)
+    strains = np.vstack([s * 0.02 * np.eye(6)[k] for k in range(6) for s in (1, -1)])
+    stresses = strains @ c_true.T + rng.normal(scale=0.01, size=(12, 6))
+    errors = np.full((12, 6), 0.01)
+    free, free_err = elastic.elastic_from_stress_strain(strains, stresses, errors)
+    ortho, ortho_err = elastic.elastic_from_stress_strain(strains, stresses, errors, symmetry="orthorhombic")
+    assert len(elastic.ORTHORHOMBIC_ZEROS) == 24  # 12 pairs (i, j) and (j, i)
+    for i, j in elastic.ORTHORHOMBIC_ZEROS:
+        assert ortho[i, j] == 0.0 and ortho_err[i, j] == 0.0
+        assert free[i, j] != 0.0  # noise that the projection removes
+    keep = [(i, j) for i in range(6) for j in range(6) if (i, j) not in elastic.ORTHORHOMBIC_ZEROS]
+    assert len({(min(i, j), max(i, j)) for i, j in keep}) == 9
+    for i, j in keep:
+        assert ortho[i, j] == free[i, j] and ortho_err[i, j] == free_err[i, j]
+    with pytest.raises(ValueError, match="symmetry must be"):
+        elastic.elastic_from_stress_strain(strains, stresses, errors, symmetry="cubic")
+
+
 def test_stress_strain_runs_at_low_temperature_give_emt_coppers_static_constants(tmp_path):
     """Near 0 K the MD stresses are the static ones: C of EMT copper from its strained cells."""
     from ase.build import bulk

@@ -102,3 +102,21 @@ def test_a_null_group_is_not_measured_and_another_measurement_wins(tmp_path):
     _write(tmp_path, "results/a.json", {"v": {"group": {"K": 1.7, "K_err": -0.1}}})
     with pytest.raises(ValueError, match="negative"):
         report.collect(tmp_path, ms)
+
+
+def test_a_lower_bound_is_consistent_only_while_it_does_not_exclude_the_paper(tmp_path):
+    ms = [report.Measurement("barrier_ZnN_mlp_glass", "results/c.json", "v.mean", None, "student", "run"),
+          report.Measurement("barrier_ZnN_mlp_glass", "results/c.json", "v.pooled.lower_bound", None,
+                             "student", "pooled", bound="lower")]
+    _write(tmp_path, "results/c.json", {"v": {"mean": None, "pooled": {"lower_bound": 24.6}}})
+    rows = [r for r in report.collect(tmp_path, ms) if r["key"] == "barrier_ZnN_mlp_glass"]
+    assert [(r["ours"], r["verdict"], r["z"]) for r in rows] == [(24.6, "consistent (bound)", None)]
+    text = report.render(rows)
+    assert "≥ 24.6 kJ/mol" in text and "1 consistent with a bound" in text
+    _write(tmp_path, "results/c.json", {"v": {"mean": None, "pooled": {"lower_bound": 31.5}}})
+    rows = [r for r in report.collect(tmp_path, ms) if r["key"] == "barrier_ZnN_mlp_glass"]
+    assert rows[0]["verdict"] == "differs"  # paper 26 with target +-5: 31.5 excludes it
+    bad = [report.Measurement("barrier_ZnN_mlp_glass", "results/c.json", "v.pooled.lower_bound", None,
+                              "student", "run", bound="upper")]
+    with pytest.raises(ValueError, match="bound must be"):
+        report.collect(tmp_path, bad)

@@ -224,35 +224,49 @@ def hill_average(C) -> dict[str, float]:
 
 
 def hill_average_with_errors(C, C_err, n_samples: int = 2000, seed: int = 0) -> dict[str, float]:
-    """:func:`hill_average` of ``C`` and the standard deviation of each average.
+    """:func:`hill_average` of ``C`` and the standard error of each average.
 
-    The errors are propagated by drawing ``n_samples`` tensors with independent
-    Gaussian errors ``C_err`` (6×6, GPa, kept symmetric); draws that are not
-    positive definite are dropped (their share is returned as
-    ``unstable_fraction``). Keys: those of :func:`hill_average` and the same
-    with ``_err`` appended.
+    The errors are propagated linearly (first-order, the "delta method"): the
+    gradient of each average with respect to the 21 independent elements of
+    ``C`` (central differences), combined with their independent Gaussian errors
+    ``C_err`` (6×6, GPa, symmetric; 0 for an element fixed by symmetry). Unlike
+    sampling and discarding the tensors that are not positive definite, this
+    does not shrink the errors of a noisy tensor. ``unstable_fraction`` is the
+    share of ``n_samples`` Gaussian draws (``seed``) that are not positive
+    definite: how often the data alone cannot exclude a mechanically unstable
+    solid. Keys: those of :func:`hill_average`, the same with ``_err``
+    appended, and ``unstable_fraction``.
     """
     c = np.asarray(C, dtype=float)
     err = np.asarray(C_err, dtype=float)
     if err.shape != (6, 6) or not np.isfinite(err).all() or (err < 0).any():
         raise ValueError(f"C_err must be a 6x6 array of finite errors >= 0, got shape {err.shape}")
     centre = hill_average(c)
-    rng = np.random.default_rng(seed)
     upper = np.triu_indices(6)
-    draws = []
+    keys = list(centre)
+    variance = dict.fromkeys(keys, 0.0)
+    step = 1e-5 * max(float(np.abs(c).max()), 1e-12)
+    for i, j in zip(*upper, strict=True):
+        if err[i, j] == 0.0:
+            continue
+        shifted = []
+        for sign in (1.0, -1.0):
+            trial = c.copy()
+            trial[i, j] += sign * step
+            trial[j, i] = trial[i, j]
+            shifted.append(hill_average(trial))
+        for key in keys:
+            variance[key] += ((shifted[0][key] - shifted[1][key]) / (2 * step) * err[i, j]) ** 2
+    out = dict(centre)
+    out.update({f"{key}_err": float(np.sqrt(variance[key])) for key in keys})
+    rng = np.random.default_rng(seed)
+    unstable = 0
     for _ in range(n_samples):
         noise = np.zeros((6, 6))
         noise[upper] = rng.normal(size=len(upper[0])) * err[upper]
         noise = noise + np.triu(noise, 1).T
-        trial = c + noise
-        if np.linalg.eigvalsh(trial).min() <= 0:
-            continue
-        draws.append(hill_average(trial))
-    out = dict(centre)
-    for key in centre:
-        values = np.array([d[key] for d in draws])
-        out[f"{key}_err"] = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
-    out["unstable_fraction"] = 1.0 - len(draws) / n_samples
+        unstable += np.linalg.eigvalsh(c + noise).min() <= 0
+    out["unstable_fraction"] = unstable / n_samples if n_samples else float("nan")
     return out
 
 
@@ -276,7 +290,13 @@ def voigt_deformation(component: int, strain: float) -> np.ndarray:
     return np.eye(3) + eps
 
 
-def elastic_from_stress_strain(strains, stresses_GPa, stress_errors_GPa=None) -> tuple[np.ndarray, np.ndarray]:
+ORTHORHOMBIC_ZEROS = [(i, j) for i in range(6) for j in range(6)
+                      if not ((i < 3 and j < 3) or i == j)]
+"""Voigt elements (0-based) that orthorhombic symmetry sets to zero, cell axes = crystal axes."""
+
+
+def elastic_from_stress_strain(strains, stresses_GPa, stress_errors_GPa=None,
+                               symmetry: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Elastic stiffness from the mean stresses of strained runs (least squares).
 
     Fits σ_i = σ0_i + Σ_j C_ij e_j for each Voigt stress component i, over all
@@ -293,6 +313,13 @@ def elastic_from_stress_strain(strains, stresses_GPa, stress_errors_GPa=None) ->
         C is positive for a stable solid).
     stress_errors_GPa : array-like, shape (n_runs, 6), optional
         Standard errors of those means; they weight the fit and give the errors.
+    symmetry : {None, "triclinic", "orthorhombic"}
+        ``"orthorhombic"`` sets the 12 elements that this class forbids (C14,
+        C15, …, C56) to zero, with zero error, keeping the 9 independent ones:
+        for a crystal whose cell axes are its crystallographic axes (ZIF-4,
+        *Pbca*; Nye, *Physical Properties of Crystals*, 1957, ch. VIII).
+        Their fitted values are noise, and removing them makes the Hill
+        averages less noisy. ``None`` or ``"triclinic"`` keep all 21.
 
     Returns
     -------
@@ -300,6 +327,8 @@ def elastic_from_stress_strain(strains, stresses_GPa, stress_errors_GPa=None) ->
         Stiffness (GPa) and its standard errors; without ``stress_errors_GPa``
         the errors are NaN.
     """
+    if symmetry not in (None, "triclinic", "orthorhombic"):
+        raise ValueError(f"symmetry must be None, 'triclinic' or 'orthorhombic', got {symmetry!r}")
     e = np.asarray(strains, dtype=float)
     s = np.asarray(stresses_GPa, dtype=float)
     if e.ndim != 2 or e.shape[1] != 6 or s.shape != e.shape:
@@ -329,6 +358,10 @@ def elastic_from_stress_strain(strains, stresses_GPa, stress_errors_GPa=None) ->
     C_sym = 0.5 * (C + C.T)
     C_err = 0.5 * np.sqrt(var + var.T)
     np.fill_diagonal(C_err, np.sqrt(np.diag(var)))  # one estimate each, not two
+    if symmetry == "orthorhombic":
+        for i, j in ORTHORHOMBIC_ZEROS:
+            C_sym[i, j] = 0.0
+            C_err[i, j] = 0.0
     return C_sym, C_err
 
 

@@ -27,6 +27,8 @@ __all__ = [
     "rdf",
     "pmf",
     "pmf_barrier",
+    "pair_counts",
+    "barrier_lower_bound",
     "bond_angles",
     "angle_distribution",
     "msd",
@@ -237,6 +239,80 @@ def pmf_barrier(r: np.ndarray, free: np.ndarray, min_gap: float = 1.0) -> dict[s
     top = first + int(np.argmax(between))
     return {"barrier": float(free[top] - free[first]), "r_barrier_A": float(r[top]),
             "r_first_A": float(r[first]), "r_second_A": float(r[second])}
+
+
+def pair_counts(
+    frames: Frames, a: str = "Zn", b: str = "N", r_max: float = 4.0, bin_width: float = 0.05,
+    stride: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raw a–b pair-distance counts summed over frames (not normalised).
+
+    The counts behind :func:`rdf`, kept as integers so that an empty bin can be
+    told from a rare one (see :func:`barrier_lower_bound`) and so that runs can
+    be pooled by adding them.
+
+    Returns
+    -------
+    r : numpy.ndarray
+        Bin centres in Å, from 0 to ``r_max``.
+    counts : numpy.ndarray of int
+        Number of a–b pairs in each bin, over all frames.
+    """
+    if not (r_max > 0 and 0 < bin_width < r_max):
+        raise ValueError(f"pair_counts: need r_max > 0 and 0 < bin_width < r_max, got {r_max}, {bin_width}")
+    edges = np.arange(0.0, r_max + 0.5 * bin_width, bin_width)
+    counts = np.zeros(len(edges) - 1, dtype=np.int64)
+    for atoms in _frames(frames, stride):
+        counts += np.histogram(pairs(atoms, a, b, r_max)[2], bins=edges)[0]
+    return 0.5 * (edges[1:] + edges[:-1]), counts
+
+
+def barrier_lower_bound(
+    r: np.ndarray, counts: np.ndarray, temperature: float, window: tuple[float, float] = (2.5, 3.2),
+    units: str = "kJ/mol",
+) -> dict[str, float | bool]:
+    """What a histogram with an unsampled bin says about the first PMF barrier.
+
+    The PMF at a bin is −k_B T ln(g/g_max), with g ∝ counts / r². Where the
+    emptiest bin in ``window`` (Å, between the first and second Zn–N shells)
+    holds zero pairs, the barrier is above the PMF that a single count there
+    would give: ``lower_bound = k_B T ln[(n_peak/r_peak²) / (1/r_empty²)]``.
+    More sampling can only raise it (by k_B T ln 3 when three runs are pooled).
+    Where that bin holds pairs, the same expression is an estimate of the
+    barrier from the histogram (``resolved`` True).
+
+    Returns
+    -------
+    dict
+        ``lower_bound`` (``units``), ``resolved``, ``r_empty_A`` (the emptiest
+        bin), ``count_empty``, ``r_peak_A``, ``count_peak``, ``n_pairs`` (all
+        counts below the window).
+    """
+    if units not in ("kJ/mol", "eV"):
+        raise ValueError(f"units must be 'kJ/mol' or 'eV', got {units!r}")
+    r = np.asarray(r, dtype=float)
+    counts = np.asarray(counts, dtype=float)
+    if r.shape != counts.shape or r.ndim != 1:
+        raise ValueError(f"barrier_lower_bound: r and counts must be 1-D of one length, got "
+                         f"{r.shape} and {counts.shape}")
+    if not (np.isfinite(counts).all() and (counts >= 0).all()):
+        raise ValueError("barrier_lower_bound: counts must be finite and >= 0")
+    inside = (r >= window[0]) & (r <= window[1])
+    if not inside.any():
+        raise ValueError(f"barrier_lower_bound: no bin in the window {window} Å (r spans "
+                         f"{r.min():.2f}-{r.max():.2f} Å)")
+    if counts[r < window[0]].sum() == 0:
+        raise ValueError(f"barrier_lower_bound: no pair below {window[0]} Å: nothing to bound from")
+    g = counts / r ** 2
+    peak = int(np.argmax(np.where(r < window[0], g, -1.0)))
+    empty = int(np.flatnonzero(inside)[np.argmin(g[inside])])
+    resolved = bool(counts[empty] > 0)
+    one = (counts[empty] if resolved else 1.0) / r[empty] ** 2
+    kt = kB * temperature * (EV_TO_KJ_PER_MOL if units == "kJ/mol" else 1.0)
+    return {"lower_bound": float(kt * np.log(g[peak] / one)), "resolved": resolved,
+            "r_empty_A": float(r[empty]), "count_empty": int(counts[empty]),
+            "r_peak_A": float(r[peak]), "count_peak": int(counts[peak]),
+            "n_pairs": int(counts[r < window[0]].sum())}
 
 
 def bond_angles(

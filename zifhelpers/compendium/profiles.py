@@ -139,7 +139,8 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "fluct_equilibrate_ps": 0.002, "fluct_production_ps": 0.02,
             "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": False,
             "fluct_systems": ["crystal"],
-            "stress_strain": {"systems": {"crystal": 0.0}, "strain": 0.02, "equilibrate_ps": 0.002,
+            "stress_strain": {"systems": {"crystal": 0.0}, "strain": 0.02,
+                              "symmetry": {"crystal": "orthorhombic"}, "equilibrate_ps": 0.002,
                               "production_ps": 0.008, "frame_every": 1},
         },
         "quick": {
@@ -148,7 +149,8 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "fluct_equilibrate_ps": 0.05, "fluct_production_ps": 0.25,
             "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": True,
             "fluct_systems": ["crystal"],
-            "stress_strain": {"systems": {"crystal": 0.045}, "strain": 0.02, "equilibrate_ps": 0.02,
+            "stress_strain": {"systems": {"crystal": 0.045}, "strain": 0.02,
+                              "symmetry": {"crystal": "orthorhombic"}, "equilibrate_ps": 0.02,
                               "production_ps": 0.05, "frame_every": 5},
         },
         "cpu": {
@@ -164,7 +166,8 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             # the elastic tensor by +-2 % Voigt strains about the zero-pressure volume: the
             # crystal's from the reference's own P(V) (rho0 1.161 g/cm3 -> +4.2 %, nearest grid
             # volume +4.5 %; results/gpu/05_pv_reference_h200.json); 12 runs of 1 + 6 ps
-            "stress_strain": {"systems": {"crystal": 0.045}, "strain": 0.02, "equilibrate_ps": 1.0,
+            "stress_strain": {"systems": {"crystal": 0.045}, "strain": 0.02,
+                              "symmetry": {"crystal": "orthorhombic"}, "equilibrate_ps": 1.0,
                               "production_ps": 6.0, "frame_every": 25},
             "mlp_glasses": "data/glasses/cpu_nequip-w32m_seed*.extxyz",
         },
@@ -175,7 +178,8 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "fluct_equilibrate_ps": 100.0, "fluct_production_ps": 5000.0,
             "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": True,
             "fluct_systems": ["crystal"] + [f"glass{i:02d}" for i in range(1, 11)],
-            "stress_strain": {"systems": {"crystal": 0.045}, "strain": 0.02, "equilibrate_ps": 10.0,
+            "stress_strain": {"systems": {"crystal": 0.045}, "strain": 0.02,
+                              "symmetry": {"crystal": "orthorhombic"}, "equilibrate_ps": 10.0,
                               "production_ps": 100.0, "frame_every": 100},
         },
     },
