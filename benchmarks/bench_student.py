@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 from collections import defaultdict
 from pathlib import Path
 
@@ -37,7 +36,7 @@ from zifhelpers.analysis.linkers import check_integrity
 from zifhelpers.data.datasets import read_dataset
 from zifhelpers.data.public import load_structure
 from zifhelpers.potentials.registry import load_calculator
-from zifhelpers.potentials.timing import interleaved_timings, speedup
+from zifhelpers.potentials.timing import cpu_description, interleaved_timings, speedup
 from zifhelpers.simulation.md import (
     MDGuardError,
     MDRun,
@@ -46,21 +45,6 @@ from zifhelpers.simulation.md import (
     read_trajectory,
 )
 from zifhelpers.training.scoring import evaluate
-
-
-def cpu_description() -> str:
-    """CPU model and widest SIMD set (timings differ several-fold between AVX2 and AVX-512)."""
-    model, flags = platform.processor() or platform.machine(), set()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    simd = next((f for f in ("avx512f", "avx2", "avx") if f in flags), "no AVX")
-    return f"{model} ({simd}) CPU"
 
 
 def main() -> None:
