@@ -343,3 +343,18 @@ def test_summarize_fits_gives_the_mean_and_spread_of_a_group():
     assert g["K0_sd_GPa"] == pytest.approx(np.sqrt(0.5))
     assert g["K0_err_GPa"] == pytest.approx(0.5)  # the spread dominates the fit errors
     assert out["crystal"]["K0_sd_GPa"] is None and out["crystal"]["K0_err_GPa"] == pytest.approx(0.3)
+
+
+def test_pressure_offset_finds_a_constant_shift_at_the_shared_volumes():
+    v = np.linspace(4180.0, 4580.0, 7)
+    p_own = 1.3 * np.log(4566.0 / v)
+    rng = np.random.default_rng(2)
+    p_student = p_own + 0.06 + rng.normal(scale=0.01, size=7)
+    out = elastic.pressure_offset(v, p_student, np.full(7, 0.01), v[::-1], p_own[::-1], np.full(7, 1e-3))
+    assert out["n"] == 7 and abs(out["offset_GPa"] - 0.06) < 3 * out["offset_err_GPa"]
+    assert out["offset_err_GPa"] == pytest.approx(np.hypot(0.01, 1e-3) / np.sqrt(7))
+    assert 0.1 < out["chi2_dof"] < 3
+    half = elastic.pressure_offset(v[:3], p_student[:3], np.full(3, 0.01), v, p_own, np.full(7, 1e-3))
+    assert half["n"] == 3
+    with pytest.raises(ValueError, match="share no volume"):
+        elastic.pressure_offset(v, p_student, np.full(7, 0.01), v * 1.1, p_own, np.full(7, 0.01))

@@ -41,6 +41,7 @@ __all__ = [
     "voigt_deformation",
     "elastic_from_stress_strain",
     "summarize_fits",
+    "pressure_offset",
 ]
 
 
@@ -363,6 +364,42 @@ def elastic_from_stress_strain(strains, stresses_GPa, stress_errors_GPa=None,
             C_sym[i, j] = 0.0
             C_err[i, j] = 0.0
     return C_sym, C_err
+
+
+def pressure_offset(volumes_A3, pressures_GPa, errors_GPa, other_volumes_A3, other_pressures_GPa,
+                    other_errors_GPa, rel_tol: float = 1e-3) -> dict[str, float]:
+    """Mean pressure difference of two P(V) series at the volumes they share.
+
+    E.g. the reference's pressures on a student's frames against the
+    reference's own MD at the same volumes: the bias of sampling with the
+    student. Volumes match within ``rel_tol``. Returns ``offset_GPa`` (the
+    inverse-variance weighted mean of first − second), ``offset_err_GPa``,
+    ``n`` (shared volumes) and ``chi2_dof`` (scatter of the differences about
+    the mean, in units of their errors: ≈ 1 for a constant offset).
+    """
+    v1, p1, e1 = (np.asarray(x, dtype=float) for x in (volumes_A3, pressures_GPa, errors_GPa))
+    v2, p2, e2 = (np.asarray(x, dtype=float) for x in (other_volumes_A3, other_pressures_GPa,
+                                                        other_errors_GPa))
+    if not (v1.shape == p1.shape == e1.shape and v2.shape == p2.shape == e2.shape):
+        raise ValueError("pressure_offset: each series needs volumes, pressures and errors of one length")
+    diffs, errs = [], []
+    for v, p, e in zip(v1, p1, e1, strict=True):
+        match = np.flatnonzero(np.abs(v2 - v) <= rel_tol * v)
+        if match.size:
+            k = int(match[0])
+            diffs.append(p - p2[k])
+            errs.append(np.hypot(e, e2[k]))
+    if not diffs:
+        raise ValueError("pressure_offset: the two series share no volume (within "
+                         f"{rel_tol:g} relative)")
+    d, err = np.array(diffs), np.array(errs)
+    if not (np.isfinite(err).all() and (err > 0).all()):
+        raise ValueError("pressure_offset: errors must be finite and > 0")
+    w = 1.0 / err ** 2
+    mean = float((w * d).sum() / w.sum())
+    chi2 = float((w * (d - mean) ** 2).sum() / (len(d) - 1)) if len(d) > 1 else float("nan")
+    return {"offset_GPa": mean, "offset_err_GPa": float(1.0 / np.sqrt(w.sum())), "n": len(d),
+            "chi2_dof": chi2}
 
 
 def summarize_fits(fits: dict[str, dict], groups: dict[str, list[str]]) -> dict[str, dict]:

@@ -60,6 +60,7 @@ def write_results(
     values: dict[str, Any],
     results_dir: str | os.PathLike,
     paper: dict[str, Any] | None = None,
+    notes: dict[str, str] | None = None,
 ) -> Path:
     """Write ``results_dir/<notebook>.json`` and return its path.
 
@@ -73,6 +74,10 @@ def write_results(
         Our numbers (keys carry units, e.g. ``"cn_Zn_N_glass_mean"``).
     paper : dict, optional
         The paper's values for the same keys, where the paper gives one.
+    notes : dict, optional
+        A sentence per key of :data:`zifhelpers.data.paper.VALUES` (e.g. the
+        measured cause of a miss); the reproduction report prints it beside
+        the rows that come from this file.
     """
     from .profiles import check_profile
 
@@ -89,6 +94,11 @@ def write_results(
         "values": _clean(values),
         "paper": _clean(paper or {}),
     }
+    if notes:
+        bad = {k: v for k, v in notes.items() if not (isinstance(k, str) and isinstance(v, str))}
+        if bad:
+            raise ValueError(f"write_results: notes must map keys to sentences (str -> str), got {bad!r}")
+        record["notes"] = dict(notes)
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
 
