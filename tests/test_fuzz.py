@@ -371,7 +371,7 @@ def _bad_simulation_calls(tmp):
          "not periodic"),
         ("stress-strain at 30 %", lambda: mechanics.stress_strain_runs(cu, tmp / "e", strain=0.3), "strain"),
         ("stress-strain, 1 reference frame", lambda: mechanics.stress_strain_runs(
-            cu, tmp / "e", reference_frames=1), "reference_frames"),
+            cu, tmp / "e", reference=EMT(), reference_frames=1), "reference_frames"),
         ("NsT of nothing", lambda: mechanics.strain_fluctuation_run(Atoms(), tmp / "n", calculator="emt"),
          "no atoms"),
         ("0 K P(V) of no strain", lambda: mechanics.zero_kelvin_pv(cu, EMT(), strains=()), "no strains"),

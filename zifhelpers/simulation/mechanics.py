@@ -91,7 +91,9 @@ def finite_strain_runs(
 
     check_md_structure(atoms, "finite_strain_runs")
     strains = _check_strains(strains, "finite_strain_runs")
-    _check_counts(frame_every=frame_every, reference_frames=reference_frames)
+    _check_counts(frame_every=frame_every)
+    if reference is not None:
+        _check_counts(reference_frames=reference_frames)
     rows = []
     for strain in strains:
         scaled = atoms.copy()
@@ -172,7 +174,7 @@ def stress_strain_runs(
 
     if not (np.isfinite(strain) and 0.0 < strain < 0.1):
         raise ValueError(f"strain must be between 0 and 0.1 (a small Voigt strain), got {strain}")
-    if reference_frames < 2:
+    if reference is not None and reference_frames < 2:
         raise ValueError(f"reference_frames must be >= 2 (an error needs two), got {reference_frames}")
     _check_counts(frame_every=frame_every)
     from .md import check_md_structure
