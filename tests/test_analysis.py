@@ -176,6 +176,19 @@ def test_barrier_lower_bound_from_an_empty_bin_and_an_estimate_from_a_sampled_on
         analysis.barrier_lower_bound(r, -few, 300.0)
 
 
+def test_distribution_overlap_is_one_for_one_shape_and_zero_for_disjoint_ones():
+    p = np.array([0.0, 1.0, 3.0, 1.0, 0.0])
+    assert analysis.distribution_overlap(p, 10 * p) == pytest.approx(1.0)
+    assert analysis.distribution_overlap(p, np.array([1.0, 0, 0, 0, 1.0])) == 0.0
+    assert analysis.distribution_overlap(p, np.roll(p, 1)) == pytest.approx(0.4)  # min: 0, 0, 1, 1, 0 (/5)
+    with pytest.raises(ValueError, match="one length"):
+        analysis.distribution_overlap(p, p[:3])
+    with pytest.raises(ValueError, match="empty"):
+        analysis.distribution_overlap(p, np.zeros(5))
+    with pytest.raises(ValueError, match=">= 0"):
+        analysis.distribution_overlap(p, -p)
+
+
 def test_pore_volume_refuses_a_non_periodic_structure_instead_of_exiting(crystal):
     molecule = crystal.copy()
     molecule.pbc = False

@@ -92,6 +92,9 @@ def test_notebooks_03_and_06_share_validation_runs_only_with_the_same_settings(p
 
     v = profiles.settings("03_validation", profile)
     s = profiles.settings("06_allegro_scaling", profile)
+    if "md" in v:  # 03 samples with heavy hydrogens in its own folder (md/validation_H4_2fs)
+        assert "md" not in s
+        return
     shared = set(v["systems"]) & set(s["structure_systems"])
     assert shared, "no shared system: then nothing to check"
     assert s["structure_ps"] == v["production_ps"]

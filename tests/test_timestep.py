@@ -24,19 +24,6 @@ def _copper_hydride():
     return atoms
 
 
-def test_distribution_overlap_is_one_for_one_shape_and_zero_for_disjoint_ones():
-    p = np.array([0.0, 1.0, 3.0, 1.0, 0.0])
-    assert timestep.distribution_overlap(p, 10 * p) == pytest.approx(1.0)
-    assert timestep.distribution_overlap(p, np.array([1.0, 0, 0, 0, 1.0])) == 0.0
-    assert timestep.distribution_overlap(p, np.roll(p, 1)) == pytest.approx(0.4)  # min: 0, 0, 1, 1, 0 (/5)
-    with pytest.raises(ValueError, match="one length"):
-        timestep.distribution_overlap(p, p[:3])
-    with pytest.raises(ValueError, match="empty"):
-        timestep.distribution_overlap(p, np.zeros(5))
-    with pytest.raises(ValueError, match=">= 0"):
-        timestep.distribution_overlap(p, -p)
-
-
 def test_observables_of_zif_frames_and_their_comparison(crystal):
     rng = np.random.default_rng(0)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -42,6 +44,29 @@ def test_compare_potentials_shares_runs_and_measures_each(tmp_path):
     assert p["rings"] == {8: 4.0, 12: 16.0, 16: 32.0}
     with pytest.raises(ValueError, match="glass42_300K"):
         validation.compare_potentials({"a": "soft"}, ["glass42_300K"], tmp_path, 0.002)
+    overlaps = validation.distribution_overlaps(props, "reference", "same spec")
+    assert list(overlaps) == ["crystal_300K"]
+    assert overlaps["crystal_300K"] == pytest.approx({"g_ZnN": 1.0, "g_ZnZn": 1.0, "p_NZnN": 1.0})
+    with pytest.raises(ValueError, match="both"):
+        validation.distribution_overlaps(props, "reference", "absent")
+    # heavy hydrogens at 2 fs: 2 steps for the same 4 fs, the H masses recorded with the run
+    heavy = validation.compare_potentials(
+        {"reference": "soft"}, ["crystal_300K"], tmp_path / "heavy", production_ps=0.004,
+        frame_every=1, ring_every=1, pore_every=2, progress=False, calcs={"reference": soft},
+        timestep_fs=2.0, hydrogen_mass_amu=4.0)
+    assert heavy["reference", "crystal_300K"]["n_frames"] == 3
+    recipe = json.loads((validation.run_folder("crystal_300K", "soft", tmp_path / "heavy") / "run.json").read_text())
+    assert "4.0" in json.dumps(recipe) and recipe["schedule"]["timestep_fs"] == 2.0
+
+
+def test_overlap_of_shifted_distributions_is_below_one(crystal):
+    a = validation.structural_properties(crystal, 300.0, ring_every=1, pore_every=1)
+    moved = crystal.copy()
+    moved.positions[moved.numbers == 30] += [0.2, 0.0, 0.0]
+    b = validation.structural_properties(moved, 300.0, ring_every=1, pore_every=1)
+    out = validation.distribution_overlaps({("x", "c"): a, ("y", "c"): b}, "x", "y")["c"]
+    assert out["g_ZnZn"] == pytest.approx(1.0)  # Zn-Zn distances unchanged by a rigid Zn shift
+    assert out["g_ZnN"] < 0.6 and out["p_NZnN"] < 0.9
 
 
 def test_reference_on_frames_measures_a_known_bias():

@@ -29,6 +29,7 @@ __all__ = [
     "pmf_barrier",
     "pair_counts",
     "barrier_lower_bound",
+    "distribution_overlap",
     "bond_angles",
     "angle_distribution",
     "msd",
@@ -313,6 +314,23 @@ def barrier_lower_bound(
             "r_empty_A": float(r[empty]), "count_empty": int(counts[empty]),
             "r_peak_A": float(r[peak]), "count_peak": int(counts[peak]),
             "n_pairs": int(counts[r < window[0]].sum())}
+
+
+def distribution_overlap(p: np.ndarray, q: np.ndarray) -> float:
+    """Overlap Σ min(p̂, q̂) of two histograms on one grid, each normalised to sum 1.
+
+    1 for identical shapes, 0 for disjoint ones (1 − total-variation distance).
+    """
+    p = np.asarray(p, dtype=float)
+    q = np.asarray(q, dtype=float)
+    if p.shape != q.shape or p.ndim != 1:
+        raise ValueError(f"distribution_overlap: need two 1-D histograms of one length, got "
+                         f"{p.shape} and {q.shape}")
+    if not (np.isfinite(p).all() and np.isfinite(q).all()) or (p < 0).any() or (q < 0).any():
+        raise ValueError("distribution_overlap: histograms must be finite and >= 0")
+    if p.sum() <= 0 or q.sum() <= 0:
+        raise ValueError("distribution_overlap: an empty histogram has no shape")
+    return float(np.minimum(p / p.sum(), q / q.sum()).sum())
 
 
 def bond_angles(

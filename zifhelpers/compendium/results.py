@@ -119,11 +119,13 @@ def read_results(path: str | os.PathLike) -> dict[str, Any]:
 def comparison_table(rows: list[tuple[str, float, float | None, str]]) -> pd.DataFrame:
     """Side-by-side table: quantity, ours, paper, unit, and the relative difference.
 
-    ``rows`` holds ``(quantity, ours, paper, unit)``; ``paper`` may be None.
+    ``rows`` holds ``(quantity, ours, paper, unit)``; ``ours`` (not measured by
+    this profile) and ``paper`` may be None.
     """
     frame = pd.DataFrame(rows, columns=["quantity", "this work", "paper", "unit"])
+    ours = pd.to_numeric(frame["this work"], errors="coerce")
     paper = pd.to_numeric(frame["paper"], errors="coerce")
-    frame["difference (%)"] = (100 * (frame["this work"] - paper) / paper).round(1)
+    frame["difference (%)"] = (100 * (ours - paper) / paper).round(1)
     return frame.set_index("quantity")
 
 

@@ -31,10 +31,10 @@ from ase import Atoms
 
 from ..analysis import structure as analysis
 from ..analysis.elastic import block_average
+from ..analysis.structure import distribution_overlap
 from .md import MDRun, Schedule, read_thermo
 
-__all__ = ["SETTINGS", "sampling_runs", "run_observables", "compare_samplings", "nve_drift",
-           "distribution_overlap"]
+__all__ = ["SETTINGS", "sampling_runs", "run_observables", "compare_samplings", "nve_drift"]
 
 #: The two samplings compared: the paper's and the campaign's.
 SETTINGS: dict[str, dict] = {
@@ -97,23 +97,6 @@ def sampling_runs(
     return folders
 
 
-def distribution_overlap(p: np.ndarray, q: np.ndarray) -> float:
-    """Overlap Σ min(p̂, q̂) of two histograms on one grid, each normalised to sum 1.
-
-    1 for identical shapes, 0 for disjoint ones (1 − total-variation distance).
-    """
-    p = np.asarray(p, dtype=float)
-    q = np.asarray(q, dtype=float)
-    if p.shape != q.shape or p.ndim != 1:
-        raise ValueError(f"distribution_overlap: need two 1-D histograms of one length, got "
-                         f"{p.shape} and {q.shape}")
-    if not (np.isfinite(p).all() and np.isfinite(q).all()) or (p < 0).any() or (q < 0).any():
-        raise ValueError("distribution_overlap: histograms must be finite and >= 0")
-    if p.sum() <= 0 or q.sum() <= 0:
-        raise ValueError("distribution_overlap: an empty histogram has no shape")
-    return float(np.minimum(p / p.sum(), q / q.sum()).sum())
-
-
 def _distributions(frames: list[Atoms]) -> dict[str, np.ndarray]:
     _, g = analysis.rdf(frames, "Zn", "N", r_max=6.0, n_bins=120)
     _, p = analysis.angle_distribution(frames, n_bins=90)
@@ -133,7 +116,7 @@ def run_observables(frames: list[Atoms], n_blocks: int = 5) -> dict:
     < 2.5 Å) and ``angle_NZnN_deg`` (mean N–Zn–N). ``temperature_sd_K``: the
     temperature's fluctuation beside the canonical T·√(2/3N). Distributions
     (Zn and N only) ``g_ZnN`` (RDF to 6 Å) and ``p_NZnN`` (angles), with
-    ``*_halves_overlap``: the :func:`distribution_overlap` of the first and
+    ``*_halves_overlap``: the :func:`~zifhelpers.analysis.structure.distribution_overlap` of the first and
     second halves of the run, the noise floor for judging another run's.
     """
     frames = list(frames)

@@ -30,6 +30,7 @@ __all__ = [
     "production_frames",
     "structural_properties",
     "compare_potentials",
+    "distribution_overlaps",
     "plot_local_structure",
     "xray_comparison",
 ]
@@ -79,6 +80,7 @@ def run_system(
     seed: int = 0,
     progress: bool = True,
     calc=None,
+    hydrogen_mass_amu: float | None = None,
 ) -> Path:
     """Run (or resume) the NVT MD of ``system`` (a :data:`SYSTEMS` entry or its name) with ``spec``.
 
@@ -87,6 +89,8 @@ def run_system(
     temperature, Nosé–Hoover chain with a 100 fs damping as in the paper.
     ``melt_ps`` and ``structure`` override the system's; ``calc``, an ASE
     calculator already loaded for ``spec``, spares loading it again.
+    ``hydrogen_mass_amu`` (e.g. 4 with a 2 fs ``timestep_fs``) samples the
+    same configurations with fewer steps (:mod:`zifhelpers.simulation.timestep`).
     Returns the run folder.
     """
     if isinstance(system, str):  # a name of SYSTEMS
@@ -109,6 +113,7 @@ def run_system(
         frame_every=frame_every,
         seed=seed,
         integrity_every=frame_every * 5,
+        hydrogen_mass_amu=hydrogen_mass_amu,
         calc=calc,
     )
     run.run(progress=progress)
@@ -178,6 +183,8 @@ def compare_potentials(
     seed: int = 0,
     progress: bool = True,
     calcs: dict | None = None,
+    timestep_fs: float = 0.5,
+    hydrogen_mass_amu: float | None = None,
 ) -> dict[tuple[str, str], dict]:
     """Run every system of :data:`SYSTEMS` with every potential; measure each run.
 
@@ -190,6 +197,7 @@ def compare_potentials(
     liquid). Returns ``{(label, system): structural_properties(...)}`` over
     the production frames, at each system's temperature. ``calcs``
     optionally maps labels to ASE calculators already loaded for their spec.
+    ``timestep_fs`` and ``hydrogen_mass_amu`` apply to every run.
     """
     unknown = [name for name in systems if name not in SYSTEMS]
     if unknown:
@@ -207,13 +215,30 @@ def compare_potentials(
                 melt_ps=(melt_ps if melting else 0.0) if melt_ps is not None else None,
                 structure=liquid_start if melting else None,
                 frame_every=frame_every, seed=seed, progress=progress,
-                calc=(calcs or {}).get(label),
+                calc=(calcs or {}).get(label), timestep_fs=timestep_fs,
+                hydrogen_mass_amu=hydrogen_mass_amu,
             )
             props[label, name] = measured[str(spec), name] = structural_properties(
                 production_frames(folder), system.temperature_K,
                 ring_every=ring_every, pore_every=pore_every,
             )
     return props
+
+
+def distribution_overlaps(props: dict[tuple[str, str], dict], label: str, other: str) -> dict:
+    """Overlap (0–1) of each distribution of two potentials' runs, per system.
+
+    For every system measured under both ``label`` and ``other`` in ``props``
+    (from :func:`compare_potentials`): the
+    :func:`~zifhelpers.analysis.structure.distribution_overlap` of the Zn–N
+    and Zn–Zn RDFs and of the N–Zn–N angle distribution. 1 is identical.
+    Returns {system: {"g_ZnN": ..., "g_ZnZn": ..., "p_NZnN": ...}}.
+    """
+    systems = [name for (lab, name) in props if lab == label and (other, name) in props]
+    if not systems:
+        raise ValueError(f"no system measured under both {label!r} and {other!r}")
+    return {name: {key: analysis.distribution_overlap(props[label, name][key], props[other, name][key])
+                   for key in ("g_ZnN", "g_ZnZn", "p_NZnN")} for name in systems}
 
 
 def reference_on_frames(frames: list[Atoms], reference, sampler, progress: bool = True) -> dict:
