@@ -358,3 +358,24 @@ def test_pressure_offset_finds_a_constant_shift_at_the_shared_volumes():
     assert half["n"] == 3
     with pytest.raises(ValueError, match="share no volume"):
         elastic.pressure_offset(v, p_student, np.full(7, 0.01), v * 1.1, p_own, np.full(7, 0.01))
+
+
+def test_stress_strain_seeds_are_independent_runs_that_shrink_the_errors(tmp_path):
+    """Two seeds: 24 runs in seed<s>/ folders, different noise, errors of C down by about sqrt 2."""
+    from ase.build import bulk
+
+    atoms = bulk("Cu", cubic=True).repeat(2)
+    kwargs = dict(calculator="emt", strain=0.01, temperature_K=300.0, equilibrate_ps=0.01,
+                  production_ps=0.08, frame_every=2, timestep_fs=5.0, progress=False)
+    one = mechanics.stress_strain_runs(atoms, tmp_path / "one", seeds=[3], **kwargs)
+    two = mechanics.stress_strain_runs(atoms, tmp_path / "two", seeds=[3, 4], **kwargs)
+    assert len(two) == 24 and (tmp_path / "two" / "seed4" / "e6-0.010" / "run.json").is_file()
+    np.testing.assert_allclose(two.loc[one.index.tolist()].sigma1, one.sigma1)  # seed 3 is seed 3
+    assert not np.allclose(two.loc["seed4/e1+0.010"].sigma1, two.loc["seed3/e1+0.010"].sigma1)
+    cols = [f"e{k}" for k in range(1, 7)], [f"sigma{k}" for k in range(1, 7)], [f"sigma{k}_err" for k in range(1, 7)]
+    _, err_one = elastic.elastic_from_stress_strain(*(one[c].to_numpy() for c in cols))
+    _, err_two = elastic.elastic_from_stress_strain(*(two[c].to_numpy() for c in cols))
+    ratio = np.diag(err_two) / np.diag(err_one)
+    assert 0.4 < np.median(ratio) < 1.0  # about 1/sqrt 2 with errors of errors
+    with pytest.raises(ValueError, match="distinct"):
+        mechanics.stress_strain_runs(atoms, tmp_path / "x", seeds=[1, 1], **kwargs)

@@ -55,8 +55,9 @@ _PV_GPU = "results/gpu/05_pv_reference_h200.json"
 _MECH_CPU = "results/cpu/results/05_mechanics.json"
 _REF_ON_STUDENT = "reference on frames of the student nequip-w32m's MD"
 _PV_CPU = "cpu profile: 7 volumes (±4.5 %), 2 + 10 ps each, 300 K, 20 reference frames per volume"
-_SS_CPU = ("cpu profile: ±2 % Voigt strains at the zero-pressure volume, 12 runs of 1 + 6 ps, "
-           "300 K (stress–strain; the paper: cell fluctuations)")
+_SS_CPU = ("cpu profile: ±2 % Voigt strains at the zero-pressure volume, 12 runs of 1 + 6 ps per "
+           "seed (seeds: `stress_strain_settings` of the JSON), 300 K (stress–strain; the paper: "
+           "cell fluctuations)")
 
 
 def _table2(key: str, group: str, quantity: str, unit: str) -> Measurement:

@@ -142,6 +142,7 @@ def stress_strain_runs(
     hydrogen_mass_amu: float | None = None,
     reference=None,
     reference_frames: int = 20,
+    seeds=None,
 ):
     """NVT runs at Voigt strains ±``strain`` of each component, for C at temperature.
 
@@ -159,10 +160,16 @@ def stress_strain_runs(
     static stress, and the reference's stress is the sampler's mean stress minus
     the sampler's bias on those frames (errors added in quadrature).
 
+    ``seeds`` (a list) repeats the twelve runs with independent velocities and
+    thermostat noise, in ``workdir/seed<s>/e<k>±<strain>``: the least-squares
+    fit takes every row, so n seeds divide the errors of C by about √n, and the
+    seeds can run at once on separate cores.
+
     Returns
     -------
     pandas.DataFrame
-        One row per run, index ``e<k>±<strain>``: Voigt strains ``e1``…``e6``,
+        One row per run, index ``e<k>±<strain>`` (``seed<s>/e<k>±<strain>`` with
+        ``seeds``): Voigt strains ``e1``…``e6``,
         stresses ``sigma1``…``sigma6`` (GPa) and errors ``sigma1_err``…; with
         ``reference`` also ``sigma1_ref``… and ``sigma1_ref_err``… and
         ``force_mae_meV_A`` (sampler against reference on those frames).
@@ -180,41 +187,46 @@ def stress_strain_runs(
     from .md import check_md_structure
 
     check_md_structure(atoms, "stress_strain_runs")
+    if seeds is not None:
+        seeds = list(seeds)
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be distinct integers, at least one; got {seeds}")
+    plan = [(seed, "")] if seeds is None else [(s, f"seed{s}/") for s in seeds]
     rows = []
     schedule = _equilibrate_then_produce(temperature_K, equilibrate_ps, production_ps, timestep_fs)
-    for component in range(6):
-        for sign in (1.0, -1.0):
-            e = sign * strain
-            deformed = atoms.copy()
-            deformed.set_cell(atoms.cell.array @ voigt_deformation(component, e).T, scale_atoms=True)
-            name = f"e{component + 1}{e:+.3f}"
-            folder = f"{workdir}/{name}"
-            MDRun(folder, deformed, schedule, calculator=calculator, ensemble="nvt-nhc",
-                  frame_every=frame_every, seed=seed, calc=calc,
-                  hydrogen_mass_amu=hydrogen_mass_amu).run(progress=progress)
-            frames = [f for f in read_trajectory(folder) if f.info.get("stage") == "production"]
-            if len(frames) < 4:
-                raise ValueError(f"{folder}: {len(frames)} production frames; at least 4 are needed "
-                                 f"(production_ps={production_ps}, frame_every={frame_every})")
-            stresses = np.array([np.asarray(f.info["stress_GPa"], dtype=float) for f in frames])
-            n_blocks = max(2, min(10, len(frames) // 2))
-            stats = [block_average(stresses[:, i], n_blocks=n_blocks) for i in range(6)]
-            row = {"run": name, **{f"e{k + 1}": (e if k == component else 0.0) for k in range(6)}}
-            row.update({f"sigma{k + 1}": stats[k][0] for k in range(6)})
-            row.update({f"sigma{k + 1}_err": stats[k][1] for k in range(6)})
-            if reference is not None:
-                from ..potentials.registry import load_calculator
-                from .validation import reference_on_frames
+    for (run_seed, prefix), component, sign in (
+            (p, c, sg) for p in plan for c in range(6) for sg in (1.0, -1.0)):
+        e = sign * strain
+        deformed = atoms.copy()
+        deformed.set_cell(atoms.cell.array @ voigt_deformation(component, e).T, scale_atoms=True)
+        name = f"{prefix}e{component + 1}{e:+.3f}"
+        folder = f"{workdir}/{name}"
+        MDRun(folder, deformed, schedule, calculator=calculator, ensemble="nvt-nhc",
+              frame_every=frame_every, seed=run_seed, calc=calc,
+              hydrogen_mass_amu=hydrogen_mass_amu).run(progress=progress)
+        frames = [f for f in read_trajectory(folder) if f.info.get("stage") == "production"]
+        if len(frames) < 4:
+            raise ValueError(f"{folder}: {len(frames)} production frames; at least 4 are needed "
+                             f"(production_ps={production_ps}, frame_every={frame_every})")
+        stresses = np.array([np.asarray(f.info["stress_GPa"], dtype=float) for f in frames])
+        n_blocks = max(2, min(10, len(frames) // 2))
+        stats = [block_average(stresses[:, i], n_blocks=n_blocks) for i in range(6)]
+        row = {"run": name, **{f"e{k + 1}": (e if k == component else 0.0) for k in range(6)}}
+        row.update({f"sigma{k + 1}": stats[k][0] for k in range(6)})
+        row.update({f"sigma{k + 1}_err": stats[k][1] for k in range(6)})
+        if reference is not None:
+            from ..potentials.registry import load_calculator
+            from .validation import reference_on_frames
 
-                step = max(1, len(frames) // reference_frames)
-                checked = reference_on_frames(frames[::step], reference,
-                                              calc or load_calculator(calculator), progress=False)
-                for k in range(6):
-                    row[f"sigma{k + 1}_ref"] = stats[k][0] - checked["stress_bias_mean_GPa"][k]
-                    row[f"sigma{k + 1}_ref_err"] = float(np.hypot(stats[k][1],
-                                                                  checked["stress_bias_err_GPa"][k]))
-                row["force_mae_meV_A"] = checked["force_mae_mean_meV_A"]
-            rows.append(row)
+            step = max(1, len(frames) // reference_frames)
+            checked = reference_on_frames(frames[::step], reference,
+                                          calc or load_calculator(calculator), progress=False)
+            for k in range(6):
+                row[f"sigma{k + 1}_ref"] = stats[k][0] - checked["stress_bias_mean_GPa"][k]
+                row[f"sigma{k + 1}_ref_err"] = float(np.hypot(stats[k][1],
+                                                              checked["stress_bias_err_GPa"][k]))
+            row["force_mae_meV_A"] = checked["force_mae_mean_meV_A"]
+        rows.append(row)
     return pd.DataFrame(rows).set_index("run")
 
 
