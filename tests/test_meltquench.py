@@ -144,3 +144,36 @@ def test_glass_at_300K_is_one_resumable_production_stage(tmp_path):
                              timestep_fs=1.0, hydrogen_mass_amu=4.0, frame_every=1,
                              progress=False, calc=soft)
     assert (folder / "thermo.csv").stat().st_mtime_ns == stamp  # finished: read back
+
+
+def test_plateau_evolution_sees_displacement_and_bond_switching(crystal):
+    def frame(atoms, step, stage):
+        f = atoms.copy()
+        f.info.update(step=step, time_ps=step * 0.1, stage=stage)
+        return f
+
+    shifted = crystal.copy()
+    shifted.positions[shifted.numbers == 30] += [0.3, 0.0, 0.0]  # every Zn 0.3 A along x
+    swapped = crystal.copy()
+    zn_n = _zn_n_pairs(crystal)
+    (zn_a, n_a), (zn_b, n_b) = next((p, q) for p in zn_n for q in zn_n if p[0] != q[0])
+    swapped.positions[[n_a, n_b]] = swapped.positions[[n_b, n_a]]  # two N trade their Zn
+    stale = frame(shifted, 30, "plateau")  # written before a restart, replaced by the later copy
+    frames = [frame(crystal, 0, "heat"), frame(crystal, 10, "plateau"), frame(shifted, 20, "plateau"),
+              stale, frame(swapped, 30, "plateau"), frame(crystal, 40, "quench")]
+    table = meltquench.plateau_evolution(frames)
+    assert table.time_ps.tolist() == pytest.approx([0.0, 1.0, 2.0])
+    assert table.zn_msd_A2.tolist() == pytest.approx([0.0, 0.09, 0.0], abs=1e-9)
+    n_bonds = len(zn_n)
+    assert table.new_bond_fraction.iloc[0] == 0.0 and table.ring_disorder.iloc[0] == 0.0
+    assert table.new_bond_fraction.iloc[2] == pytest.approx(2 / n_bonds)
+    assert table.broken_bond_fraction.iloc[2] == pytest.approx(2 / n_bonds)
+    with pytest.raises(ValueError, match="stage 'plateau'"):
+        meltquench.plateau_evolution(frames[:1])
+
+
+def _zn_n_pairs(atoms):
+    from zifhelpers.analysis.structure import pairs
+
+    i, j, _ = pairs(atoms, "Zn", "N", 2.5)
+    return list(zip(i.tolist(), j.tolist(), strict=True))

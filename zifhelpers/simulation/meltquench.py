@@ -19,7 +19,7 @@ from ase import Atoms
 
 from .md import MDGuardError, MDRun, Schedule, read_thermo, read_trajectory
 
-__all__ = ["MeltQuench", "glass_at_300K", "count_transients", "disorder_metrics", "verdict", "plot_schedule", "CRYSTAL_RING_SIZES"]
+__all__ = ["MeltQuench", "glass_at_300K", "count_transients", "disorder_metrics", "verdict", "plot_schedule", "plateau_evolution", "CRYSTAL_RING_SIZES"]
 
 #: Ring sizes (Zn + imidazolate members) of the ZIF-4 crystal's cag net.
 CRYSTAL_RING_SIZES = (8, 12, 16)
@@ -254,6 +254,55 @@ def disorder_metrics(atoms: Atoms, initial: Atoms | None = None) -> dict[str, fl
         d -= d.mean(axis=0)
         out["zn_rmsd_A"] = float(np.sqrt((d**2).sum(axis=1).mean()))
     return out
+
+
+def _zn_n_bonds(atoms: Atoms, cutoff: float = 2.5) -> set[tuple[int, int]]:
+    from ..analysis.structure import pairs
+
+    i, j, _ = pairs(atoms, "Zn", "N", cutoff)
+    return set(zip(i.tolist(), j.tolist(), strict=True))
+
+
+def plateau_evolution(frames: list[Atoms], stage: str = "plateau", ring_every: int = 1):
+    """Whether the hot plateau melts the framework: order metrics along it.
+
+    ``frames``: a melt-quench trajectory (e.g. ``read_trajectory`` of its
+    folder), the first frame being the starting crystal. For each frame of
+    ``stage``: ``time_ps`` since the stage began, ``zn_msd_A2`` (Zn mean-square
+    displacement from the stage's first frame, unwrapped frame to frame),
+    ``new_bond_fraction`` (Zn–N bonds, 2.5 Å, that the starting crystal did not
+    have: Zn–imidazolate bond switching; 0 while bonds only break and re-form
+    with the same partners), ``broken_bond_fraction`` (the crystal's Zn–N bonds
+    absent) and, every ``ring_every`` frames, ``ring_disorder``
+    (:func:`disorder_metrics`; NaN in between). A frame written twice (a run
+    continued from a checkpoint) counts once, the later copy.
+    """
+    import pandas as pd
+
+    from ..analysis.structure import msd
+
+    if not frames:
+        raise ValueError("plateau_evolution: no frames")
+    by_step = {}
+    for f in frames:
+        by_step[f.info.get("step", len(by_step))] = f
+    ordered = [by_step[k] for k in sorted(by_step)]
+    hot = [f for f in ordered if f.info.get("stage") == stage]
+    if len(hot) < 2:
+        stages = sorted({str(f.info.get("stage")) for f in ordered})
+        raise ValueError(f"plateau_evolution: {len(hot)} frame(s) of stage {stage!r} (stages: {stages})")
+    crystal = _zn_n_bonds(ordered[0])
+    t0 = hot[0].info["time_ps"]
+    msd_zn = msd(hot, "Zn")
+    rows = []
+    for k, f in enumerate(hot):
+        bonds = _zn_n_bonds(f)
+        rows.append({"time_ps": f.info["time_ps"] - t0, "zn_msd_A2": msd_zn[k],
+                     "new_bond_fraction": len(bonds - crystal) / max(1, len(bonds)),
+                     "broken_bond_fraction": len(crystal - bonds) / max(1, len(crystal)),
+                     "ring_disorder": (disorder_metrics(f)["ring_disorder"] if k % ring_every == 0
+                                       else float("nan"))})
+    return pd.DataFrame(rows)
 
 
 def verdict(metrics: dict[str, float], ring_threshold: float = 0.05, rmsd_threshold_A: float = 3.0) -> str:
