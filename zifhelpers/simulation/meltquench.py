@@ -273,7 +273,7 @@ def plateau_evolution(frames: list[Atoms], stage: str = "plateau", ring_every: i
     ``new_bond_fraction`` (Zn–N bonds, 2.5 Å, that the starting crystal did not
     have: Zn–imidazolate bond switching; 0 while bonds only break and re-form
     with the same partners), ``broken_bond_fraction`` (the crystal's Zn–N bonds
-    absent) and, every ``ring_every`` frames, ``ring_disorder``
+    absent) and, every ``ring_every`` frames and at the last, ``ring_disorder``
     (:func:`disorder_metrics`; NaN in between). A frame written twice (a run
     continued from a checkpoint) counts once, the later copy.
     """
@@ -300,8 +300,8 @@ def plateau_evolution(frames: list[Atoms], stage: str = "plateau", ring_every: i
         rows.append({"time_ps": f.info["time_ps"] - t0, "zn_msd_A2": msd_zn[k],
                      "new_bond_fraction": len(bonds - crystal) / max(1, len(bonds)),
                      "broken_bond_fraction": len(crystal - bonds) / max(1, len(crystal)),
-                     "ring_disorder": (disorder_metrics(f)["ring_disorder"] if k % ring_every == 0
-                                       else float("nan"))})
+                     "ring_disorder": (disorder_metrics(f)["ring_disorder"]
+                                       if k % ring_every == 0 or k == len(hot) - 1 else float("nan"))})
     return pd.DataFrame(rows)
 
 
