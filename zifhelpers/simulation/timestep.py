@@ -134,8 +134,10 @@ def run_observables(frames: list[Atoms], n_blocks: int = 5) -> dict:
     }
     zif = {30, 7} <= set(frames[0].numbers.tolist())
     if zif:
-        series["cn_Zn_N"] = [analysis.coordination(f).mean() for f in frames]
-        series["r_ZnN_A"] = [analysis.pairs(f, "Zn", "N", 2.5)[2].mean() for f in frames]
+        n_zn = int((frames[0].numbers == 30).sum())
+        bonds = [analysis.pairs(f, "Zn", "N", 2.5)[2] for f in frames]  # one neighbour list a frame
+        series["cn_Zn_N"] = [len(d) / n_zn for d in bonds]
+        series["r_ZnN_A"] = [d.mean() for d in bonds]
         series["angle_NZnN_deg"] = [analysis.bond_angles(f).mean() for f in frames]
     out: dict = {"n_frames": len(frames), "n_atoms": n_atoms}
     for key, values in series.items():
