@@ -194,3 +194,28 @@ def test_pore_volume_refuses_a_non_periodic_structure_instead_of_exiting(crystal
     molecule.pbc = False
     with pytest.raises(ValueError, match="fully periodic"):
         analysis.pore_volume(molecule)
+
+
+def test_msd_windows_recovers_a_random_walks_diffusion_across_the_boundary():
+    # a random walk with steps of variance s2 per axis: MSD(m frames) = 3 m s2 exactly on average
+    rng = np.random.default_rng(0)
+    n_atoms, n_frames, s2 = 200, 401, 0.01
+    walk = np.cumsum(rng.normal(0.0, np.sqrt(s2), (n_frames, n_atoms, 3)), axis=0)
+    frames = []
+    for k, pos in enumerate(walk):
+        a = Atoms(f"Zn{n_atoms}", positions=pos + 3.0, cell=[6, 6, 6], pbc=True)
+        a.wrap()  # the walkers cross the boundary many times
+        a.info["time_ps"] = 0.05 * k
+        frames.append(a)
+    out = analysis.msd_windows(frames, [0.05, 1.0, 5.0], "Zn")
+    for lag, r in out.items():
+        m = round(lag / 0.05)
+        assert r["windows"] == (n_frames - 1) // m
+        assert abs(r["mean"] - 3 * m * s2) < 4 * r["err"] + 1e-9, (lag, r)
+        assert r["err"] > 0
+    # the first frame of each window is an origin; an uneven time axis is refused
+    frames[3].info["time_ps"] = 0.2
+    with pytest.raises(ValueError, match="not evenly spaced"):
+        analysis.msd_windows(frames, [1.0])
+    with pytest.raises(ValueError, match="lag 100"):
+        analysis.msd_windows(frames, [100.0], frame_interval_ps=0.05)

@@ -27,10 +27,11 @@ def _copper_hydride():
 def test_observables_of_zif_frames_and_their_comparison(crystal):
     rng = np.random.default_rng(0)
 
-    def frames(shift_A, n=40):
+    def frames(shift_A, n=41):
         out = []
-        for _ in range(n):
+        for k in range(n):
             f = crystal.copy()
+            f.info["time_ps"] = 0.05 * k
             f.positions += rng.normal(scale=0.03, size=f.positions.shape)
             f.positions[f.numbers == 30] += shift_A  # moves Zn: stretches Zn-N bonds on one side
             f.info.update(temperature_K=300 + rng.normal(scale=15), epot_eV=-60083 + rng.normal(scale=0.3),
@@ -42,8 +43,15 @@ def test_observables_of_zif_frames_and_their_comparison(crystal):
     assert same["a"]["cn_Zn_N"]["mean"] == 4.0 and 1.9 < same["a"]["r_ZnN_A"]["mean"] < 2.1
     assert 105 < same["a"]["angle_NZnN_deg"]["mean"] < 112  # tetrahedral Zn
     assert same["a"]["temperature_sd_K"]["canonical"] == pytest.approx(300 * np.sqrt(2 / (3 * 272)), rel=0.05)
+    # independent 0.03 A jitter on every frame: MSD = 2 x 3 x 0.03^2 A^2 at any lag, for every species
+    for key in ("msd_Zn_0.1ps", "msd_N_0.1ps", "msd_H_0.1ps"):
+        assert same["a"][key]["mean"] == pytest.approx(6 * 0.03**2, rel=0.1) and same["a"][key]["dynamical"]
+    assert "msd_H_1ps" not in same["a"]  # 2 ps of frames: a 1 ps lag has no three windows
     table = timestep.compare_samplings(same, "a").set_index("observable")
-    assert table.within_error.all(), table
+    assert table[table.kind == "configurational"].within_error.all(), table
+    assert (table[table.kind == "dynamical"].z.abs() < 3).all(), table
+    assert table.loc["msd_Zn_0.1ps", "kind"] == "dynamical" and table.loc["pressure_GPa", "kind"] == "configurational"
+    assert table.loc["msd_Zn_0.1ps", "ratio"] == pytest.approx(1.0, abs=0.2)
     moved = {"a": same["a"], "c": timestep.run_observables(frames(np.array([0.3, 0.0, 0.0])))}
     table = timestep.compare_samplings(moved, "a").set_index("observable")
     assert not table.loc["r_ZnN_A", "within_error"]  # 0.3 A Zn shift: bonds differ far beyond the error
@@ -64,9 +72,14 @@ def test_heavy_hydrogens_at_2_fs_sample_what_real_ones_at_half_a_fs_do(tmp_path)
                                      frame_every_fs=20.0, calc=EMT(), progress=False)
     observables = {label: timestep.run_observables(production_frames(f)) for label, f in folders.items()}
     table = timestep.compare_samplings(observables, "real H, 0.5 fs").set_index("observable")
-    assert set(table.index) == {"temperature_K", "epot_eV_atom", "pressure_GPa"}
-    assert (table.z.abs() < 3).all(), table  # 3 sigma: a test must not be flaky
+    static = table[table.kind == "configurational"]
+    assert set(static.index) == {"temperature_K", "epot_eV_atom", "pressure_GPa"}
+    assert (static.z.abs() < 3).all(), table  # 3 sigma: a test must not be flaky
     assert (table.err > 0).all()
+    # H rattling in its octahedral site: past a vibration period its MSD is twice its mean square
+    # amplitude, a configurational average again, whatever its mass
+    assert set(table[table.kind == "dynamical"].index) == {"msd_H_0.1ps"}  # 3 ps: no 3 windows of 1 ps
+    assert abs(table.loc["msd_H_0.1ps", "z"]) < 3, table
     drift = timestep.nve_drift(atoms, tmp_path / "nve", "emt", 300.0, 0.5, calc=EMT(), progress=False,
                                settings={**timestep.SETTINGS, "real H, 2 fs": {"timestep_fs": 2.0}})
     fluct = {label: d["fluctuation_meV_atom"] for label, d in drift.items()}

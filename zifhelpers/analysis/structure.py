@@ -33,6 +33,7 @@ __all__ = [
     "bond_angles",
     "angle_distribution",
     "msd",
+    "msd_windows",
     "pore_volume",
 ]
 
@@ -382,6 +383,22 @@ def angle_distribution(
     return 0.5 * (edges[1:] + edges[:-1]), p
 
 
+def _unwrapped(frames: list[Atoms], mask: np.ndarray) -> np.ndarray:
+    """Positions (frames, atoms, 3) unwrapped frame to frame with the minimum image."""
+    first = frames[0]
+    out = np.empty((len(frames), int(mask.sum()), 3))
+    out[0] = first.positions[mask]
+    prev = out[0]
+    for k, atoms in enumerate(frames[1:], start=1):
+        now = atoms.positions[mask]
+        step = now - prev
+        frac = np.linalg.solve(atoms.cell.array.T, step.T).T
+        step -= np.round(frac) @ atoms.cell.array
+        out[k] = out[k - 1] + step
+        prev = now
+    return out
+
+
 def msd(frames: Sequence[Atoms], species: str | None = None) -> np.ndarray:
     """Mean square displacement (Å²) of each frame from the first.
 
@@ -389,20 +406,57 @@ def msd(frames: Sequence[Atoms], species: str | None = None) -> np.ndarray:
     must be close enough in time that no atom moves half a cell between two.
     """
     frames = _frames(frames)
-    first = frames[0]
-    mask = np.ones(len(first), bool) if species is None else _species_mask(first, species)
-    disp = np.zeros((int(mask.sum()), 3))
-    prev = first.positions[mask]
-    out = [0.0]
-    for atoms in frames[1:]:
-        now = atoms.positions[mask]
-        step = now - prev
-        frac = np.linalg.solve(atoms.cell.array.T, step.T).T
-        step -= np.round(frac) @ atoms.cell.array
-        disp += step
-        prev = now
-        out.append(float((disp**2).sum(axis=1).mean()))
-    return np.array(out)
+    mask = np.ones(len(frames[0]), bool) if species is None else _species_mask(frames[0], species)
+    path = _unwrapped(frames, mask)
+    return ((path - path[0]) ** 2).sum(axis=2).mean(axis=1)
+
+
+def msd_windows(
+    frames: Sequence[Atoms],
+    lags_ps: Sequence[float],
+    species: str | None = None,
+    frame_interval_ps: float | None = None,
+) -> dict[float, dict[str, float]]:
+    """Mean square displacement (Å²) at given lag times, with a standard error.
+
+    The run is cut into non-overlapping windows of each lag; every window gives
+    one MSD (over the atoms of ``species``), and the result is their mean with
+    the standard error over windows (independent samples as long as the lag
+    exceeds the velocity correlation time; NaN with a single window). Unwrapped
+    as :func:`msd`. ``frame_interval_ps``: the time between frames; by default
+    from the frames' ``time_ps`` (an :class:`~zifhelpers.simulation.md.MDRun`
+    writes it), which must be evenly spaced.
+
+    Returns {lag: {"mean", "err", "windows"}}, with the lag rounded to a whole
+    number of frames.
+    """
+    frames = _frames(frames)
+    if frame_interval_ps is None:
+        if not all("time_ps" in f.info for f in frames):
+            raise ValueError("msd_windows: the frames have no time_ps; give frame_interval_ps")
+        t = np.array([f.info["time_ps"] for f in frames], dtype=float)
+        dt = np.diff(t)
+        if len(dt) == 0 or dt.min() <= 0 or not np.allclose(dt, dt[0], rtol=1e-3, atol=1e-9):
+            raise ValueError(f"msd_windows: the frames' time_ps are not evenly spaced "
+                             f"(intervals {dt.min() if len(dt) else None}..{dt.max() if len(dt) else None} ps)")
+        frame_interval_ps = float(dt[0])
+    if not frame_interval_ps > 0:
+        raise ValueError(f"msd_windows: frame_interval_ps must be > 0, got {frame_interval_ps}")
+    mask = np.ones(len(frames[0]), bool) if species is None else _species_mask(frames[0], species)
+    path = _unwrapped(frames, mask)
+    out = {}
+    for lag in lags_ps:
+        m = int(round(lag / frame_interval_ps))
+        if m < 1 or m >= len(frames):
+            raise ValueError(f"msd_windows: lag {lag} ps is not between one frame "
+                             f"({frame_interval_ps} ps) and the run ({(len(frames) - 1) * frame_interval_ps} ps)")
+        starts = np.arange(0, len(frames) - m, m)
+        per_window = ((path[starts + m] - path[starts]) ** 2).sum(axis=2).mean(axis=1)
+        n = len(per_window)
+        err = float(per_window.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+        out[round(m * frame_interval_ps, 9)] = {"mean": float(per_window.mean()), "err": err,
+                                                "windows": n}
+    return out
 
 
 @contextlib.contextmanager

@@ -34,7 +34,7 @@ from ..analysis.elastic import block_average
 from ..analysis.structure import distribution_overlap
 from .md import MDRun, Schedule, read_thermo
 
-__all__ = ["SETTINGS", "sampling_runs", "run_observables", "compare_samplings", "nve_drift"]
+__all__ = ["SETTINGS", "MSD_LAGS_PS", "sampling_runs", "run_observables", "compare_samplings", "nve_drift"]
 
 #: The two samplings compared: the paper's and the campaign's.
 SETTINGS: dict[str, dict] = {
@@ -103,7 +103,14 @@ def _distributions(frames: list[Atoms]) -> dict[str, np.ndarray]:
     return {"g_ZnN": g, "p_NZnN": p}
 
 
-def run_observables(frames: list[Atoms], n_blocks: int = 5) -> dict:
+#: Lag times (ps) and species of the mean square displacements that
+#: :func:`run_observables` measures: the dynamics, which the masses do change.
+MSD_LAGS_PS = (0.1, 1.0, 3.0)
+MSD_SPECIES = ("Zn", "N", "H")
+
+
+def run_observables(frames: list[Atoms], n_blocks: int = 5,
+                    msd_lags_ps: tuple[float, ...] = MSD_LAGS_PS) -> dict:
     """What a sampling run measured, with statistical errors.
 
     ``frames``: the production frames of one run (e.g.
@@ -118,6 +125,13 @@ def run_observables(frames: list[Atoms], n_blocks: int = 5) -> dict:
     (Zn and N only) ``g_ZnN`` (RDF to 6 Å) and ``p_NZnN`` (angles), with
     ``*_halves_overlap``: the :func:`~zifhelpers.analysis.structure.distribution_overlap` of the first and
     second halves of the run, the noise floor for judging another run's.
+
+    Dynamics (``"dynamical": True``; masses change them, so they are measured,
+    not required to agree): ``msd_<species>_<lag>ps``, the mean square
+    displacement (Å²) of Zn, N and H at each lag of ``msd_lags_ps`` that fits
+    three times in the run (:func:`~zifhelpers.analysis.structure.msd_windows`; needs
+    the frames' ``time_ps``). At 300 K a solid's MSD beyond a vibration period
+    is twice the atoms' mean square amplitude, a configurational average again.
     """
     frames = list(frames)
     if len(frames) < 2 * n_blocks:
@@ -146,6 +160,12 @@ def run_observables(frames: list[Atoms], n_blocks: int = 5) -> dict:
     temps = np.asarray(series["temperature_K"])
     out["temperature_sd_K"] = {"value": float(temps.std(ddof=1)),
                                "canonical": float(temps.mean() * np.sqrt(2.0 / (3 * n_atoms)))}
+    if all("time_ps" in f.info for f in frames):
+        span = frames[-1].info["time_ps"] - frames[0].info["time_ps"]
+        lags = [lag for lag in msd_lags_ps if lag <= span / 3]  # >= 3 windows each
+        for sp in (x for x in MSD_SPECIES if x in frames[0].symbols):
+            for lag, r in (analysis.msd_windows(frames, lags, sp).items() if lags else ()):
+                out[f"msd_{sp}_{lag:g}ps"] = {"mean": r["mean"], "err": r["err"], "dynamical": True}
     if zif:
         half = len(frames) // 2
         whole = _distributions(frames)
@@ -160,7 +180,9 @@ def compare_samplings(observables: dict[str, dict], baseline: str):
     """Each sampling against ``baseline``: a table of differences in units of their errors.
 
     One row per (setting, observable). Scalars: both means, the difference and
-    z = difference / √(err₁² + err₂²); ``within_error`` is |z| ≤ 2. For the
+    z = difference / √(err₁² + err₂²); ``within_error`` is |z| ≤ 2; ``kind``
+    says whether the observable is ``"configurational"`` (must agree) or
+    ``"dynamical"`` (an MSD: the masses may change it). For the
     distributions: their overlap with the baseline's, against the noise floor
     (the lower of the two runs' halves-overlaps; two halves of one run are half
     as long, so the floor is conservative); ``within_error`` is overlap ≥ floor.
@@ -180,13 +202,16 @@ def compare_samplings(observables: dict[str, dict], baseline: str):
                 diff = value["mean"] - b["mean"]
                 scale = float(np.hypot(value["err"], b["err"]))
                 z = diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
-                rows.append({"setting": label, "observable": key, "baseline": b["mean"],
+                kind = "dynamical" if value.get("dynamical") else "configurational"
+                rows.append({"setting": label, "observable": key, "kind": kind, "baseline": b["mean"],
                              "baseline_err": b["err"], "value": value["mean"], "err": value["err"],
-                             "difference": diff, "z": z, "within_error": bool(abs(z) <= 2)})
+                             "difference": diff, "z": z, "within_error": bool(abs(z) <= 2),
+                             "ratio": value["mean"] / b["mean"] if b["mean"] else float("nan")})
             elif isinstance(value, np.ndarray) and f"{key}_halves_overlap" in obs:
                 overlap = distribution_overlap(value, base[key])
                 floor = min(obs[f"{key}_halves_overlap"], base[f"{key}_halves_overlap"])
-                rows.append({"setting": label, "observable": f"{key} overlap", "baseline": floor,
+                rows.append({"setting": label, "observable": f"{key} overlap",
+                             "kind": "configurational", "baseline": floor,
                              "value": overlap, "difference": overlap - floor,
                              "within_error": bool(overlap >= floor)})
     return pd.DataFrame(rows)
