@@ -120,3 +120,24 @@ def test_a_lower_bound_is_consistent_only_while_it_does_not_exclude_the_paper(tm
                               "student", "run", bound="upper")]
     with pytest.raises(ValueError, match="bound must be"):
         report.collect(tmp_path, bad)
+
+
+def test_timestep_checks_count_only_configurational_rows(tmp_path):
+    rows = [{"setting": "H 4 amu, 2 fs", "observable": "pressure_GPa", "kind": "configurational",
+             "within_error": True, "z": 0.4, "ratio": 1.0},
+            {"setting": "H 4 amu, 2 fs", "observable": "r_ZnN_A", "kind": "configurational",
+             "within_error": False, "z": -3.0, "ratio": 1.0},
+            {"setting": "H 4 amu, 2 fs", "observable": "msd_Zn_1ps", "kind": "dynamical",
+             "within_error": False, "z": 5.0, "ratio": 0.8},
+            {"setting": "H 4 amu, 2 fs", "observable": "g_ZnN overlap", "kind": "configurational",
+             "within_error": True, "z": None, "ratio": None}]
+    _write(tmp_path, "results/cpu/results/timestep_validation.json",
+           {"cpu": "AMD EPYC (avx2)", "systems": {"liquid_1500K": {
+               "potential": "nequip-w32m", "production_ps": 10.0, "comparison": rows,
+               "nve": {"real H, 0.5 fs": {"drift_meV_atom_ps": -0.001}}}}})
+    checks = report.timestep_checks(tmp_path)
+    assert checks[0]["n_static"] == 3 and checks[0]["n_within"] == 2  # the MSD is not counted
+    text = report.render(report.collect(tmp_path, []), [], checks)
+    assert ("| liquid_1500K | nequip-w32m | 10 ps each | 2 of 3 | r_ZnN_A (-3.0) | 0.80 | "
+            "-0.001 (real H, 0.5 fs) |") in text
+    assert "AMD EPYC (avx2)" in text and "`results/cpu/results/timestep_validation.json`" in text

@@ -257,6 +257,37 @@ def sampler_checks(root: str | os.PathLike | None = None) -> list[dict[str, Any]
     return rows
 
 
+def timestep_checks(root: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """Every committed check of the campaign's time step against real masses at 0.5 fs.
+
+    Read from the ``timestep_validation.json`` files under ``results/``
+    (``benchmarks/validate_timestep.py``): per system, how many configurational
+    observables agree within 2σ, those that do not (with z), the ratio of the
+    dynamical ones (mean square displacements) and the NVE drift of each setting.
+    """
+    root = Path(root) if root else repo_root()
+    rows = []
+    for path in sorted((root / "results").glob("**/timestep_validation.json")):
+        if "/md/" in path.as_posix():
+            continue
+        record = json.loads(path.read_text())
+        for system, entry in sorted((record.get("systems") or {}).items()):
+            comparison = entry.get("comparison") or []
+            static = [c for c in comparison if c.get("kind", "configurational") == "configurational"]
+            rows.append({
+                "source": path.relative_to(root).as_posix(), "system": system,
+                "potential": entry.get("potential", ""), "cpu": record.get("cpu", ""),
+                "production_ps": entry.get("production_ps"),
+                "setting": comparison[0]["setting"] if comparison else "",
+                "n_static": len(static), "n_within": sum(bool(c["within_error"]) for c in static),
+                "outside": [(c["observable"], c.get("z")) for c in static if not c["within_error"]],
+                "msd_ratios": {c["observable"]: c["ratio"] for c in comparison
+                               if c.get("kind") == "dynamical" and c.get("ratio") is not None},
+                "nve_drift": {label: d["drift_meV_atom_ps"] for label, d in (entry.get("nve") or {}).items()},
+            })
+    return rows
+
+
 def _fmt(x: float | None, ref: float) -> str:
     if x is None:
         return ""
@@ -264,8 +295,10 @@ def _fmt(x: float | None, ref: float) -> str:
     return f"{x:.{digits}f}"
 
 
-def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None = None) -> str:
-    """The report as Markdown (``checks``: :func:`sampler_checks`)."""
+def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None = None,
+           timesteps: list[dict[str, Any]] | None = None) -> str:
+    """The report as Markdown (``checks``: :func:`sampler_checks`; ``timesteps``:
+    :func:`timestep_checks`)."""
     counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
     lines = [
         "# Reproduction report",
@@ -308,7 +341,7 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None = Non
         if r["note"]:
             notes.append(f"- *{p.quantity}*: {r['note']}")
     sources = sorted({r["source"] for r in rows if r["source"]} |
-                     {c["source"] for c in checks or []})
+                     {c["source"] for c in checks or []} | {t["source"] for t in timesteps or []})
     if notes:
         lines += ["", "## Notes on the rows", "", *notes]
     if checks:
@@ -323,6 +356,24 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None = Non
             lines.append(f"| `{c['source']}` | {c['potential']} | {c['n_frames']} | "
                          f"{c['force_mae_mean_meV_A']:.1f} | {c['pressure_ref_mean_GPa']:+.3f} | "
                          f"{bias} |")
+    if timesteps:
+        lines += ["", "## The sampling's time step against 0.5 fs with real masses", "",
+                  "The campaign samples with hydrogens of 4 amu and 2 fs steps. Configurational "
+                  "averages (energy, pressure, bonds, angles, distributions) must not change; "
+                  "mean square displacements (MSD) may, since masses set the dynamics. "
+                  f"Measured on {timesteps[0]['cpu'] or 'an unnamed CPU'}.", "",
+                  "| system | sampler | production | configurational within 2σ | outside 2σ (z) "
+                  "| MSD ratio at 1 ps: Zn, N, H | NVE drift (meV/atom/ps) |",
+                  "|---|---|---|---|---|---|---|"]
+        for t in timesteps:
+            outside = ", ".join(f"{name} ({z:+.1f})" if z is not None else name
+                                for name, z in t["outside"]) or "none"
+            ratios = ", ".join(f"{t['msd_ratios'][k]:.2f}" for k in
+                               (f"msd_{sp}_1ps" for sp in ("Zn", "N", "H")) if k in t["msd_ratios"])
+            drift = ", ".join(f"{v:+.3f} ({k})" for k, v in t["nve_drift"].items())
+            lines.append(f"| {t['system']} | {t['potential']} | {t['production_ps']:g} ps each | "
+                         f"{t['n_within']} of {t['n_static']} | {outside} | {ratios or '—'} | "
+                         f"{drift or '—'} |")
     lines += ["", "## Results files read", "", *[f"- `{s}`" for s in sources], ""]
     return "\n".join(lines)
 
@@ -330,7 +381,7 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None = Non
 def write_report(root: str | os.PathLike | None = None, check: bool = False) -> tuple[Path, bool]:
     """Write (or, with ``check``, compare) ``REPRODUCTION.md``; returns (path, up to date)."""
     root = Path(root) if root else repo_root()
-    text = render(collect(root), sampler_checks(root))
+    text = render(collect(root), sampler_checks(root), timestep_checks(root))
     path = root / "REPRODUCTION.md"
     current = path.read_text() if path.is_file() else None
     if check:
