@@ -147,3 +147,17 @@ def test_select_a_subset_of_a_profiles_items():
         select(items, "crystal,glass09")
     with pytest.raises(ValueError, match="no names"):
         select(items, " , ")
+
+
+@pytest.mark.parametrize("profile", ["quick", "paper"])
+def test_table1_screen_has_the_papers_design_and_row_names(profile):
+    from zifhelpers.data.paper import TABLE1
+
+    screen = profiles.settings("02_training", profile)["screen"]
+    assert set(screen) <= set(TABLE1), set(screen) - set(TABLE1)  # every row pairs with the paper's
+    flat = {"l=2, r=6, flat histogram", "Allegro deployed"}
+    for name, over in screen.items():  # hyper-parameters on the random set, production on the flat one
+        assert (over.get("train_file") == "random_train.extxyz") == (name not in flat), name
+    assert screen["l=2, r=6"]["parity"] and not screen["l=2, r=6, no parity"]["parity"]
+    same = {k: v for k, v in screen["l=2, r=6"].items() if k != "train_file"}
+    assert same == screen["l=2, r=6, flat histogram"]  # the flat row differs only in its data

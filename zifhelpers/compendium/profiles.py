@@ -34,6 +34,21 @@ CPU_COST_HOURS = {"00_data_and_models": 0.2, "01_sampling": 0.3, "02_training": 
 CPU_FALLS_BACK_TO_QUICK = ("00_data_and_models", "01_sampling", "02_training",
                            "06_allegro_scaling")
 
+#: Table 1's screen as the paper designed it: l, r and parity screened on the
+#: random training set (notebook 01's ``random_train``), then one flat-histogram
+#: row with the same hyper-parameters, and Allegro on the flat-histogram set
+#: (the paper's production data). Row names are the paper's (``zifhelpers.data.paper.TABLE1``).
+_RANDOM = {"train_file": "random_train.extxyz"}
+_TABLE1_SCREEN: dict[str, dict] = {
+    "l=1, r=6": {"l_max": 1, "r_max": 6.0, "parity": True, **_RANDOM},
+    "l=2, r=4": {"l_max": 2, "r_max": 4.0, "parity": True, **_RANDOM},
+    "l=2, r=5": {"l_max": 2, "r_max": 5.0, "parity": True, **_RANDOM},
+    "l=2, r=6, no parity": {"l_max": 2, "r_max": 6.0, "parity": False, **_RANDOM},
+    "l=2, r=6": {"l_max": 2, "r_max": 6.0, "parity": True, **_RANDOM},
+    "l=2, r=6, flat histogram": {"l_max": 2, "r_max": 6.0, "parity": True},
+    "Allegro deployed": {"model": "allegro", "l_max": 2, "r_max": 6.0},
+}
+
 #: Per-notebook settings for each profile. Notebooks read theirs with
 #: :func:`settings`; a papermill sweep can still override any parameter.
 _SETTINGS: dict[str, dict[str, dict]] = {
@@ -55,28 +70,13 @@ _SETTINGS: dict[str, dict[str, dict]] = {
                             "radial_mlp_width": 32, "max_epochs": 40, "batch_size": 2},
                   "screen": {
                       name: {"num_features": 8, "max_epochs": 10, **over}
-                      for name, over in {
-                          "l=1, r=6": {"l_max": 1, "r_max": 6.0},
-                          "l=2, r=4": {"l_max": 2, "r_max": 4.0},
-                          "l=2, r=5": {"l_max": 2, "r_max": 5.0},
-                          "l=2, r=6, no parity": {"l_max": 2, "r_max": 6.0},
-                          "l=2, r=6, random": {"l_max": 2, "r_max": 6.0,
-                                               "train_file": "random_train.extxyz"},
-                          "Allegro, l=2, r=6": {"model": "allegro", "l_max": 2, "r_max": 6.0},
-                      }.items()}},
+                      for name, over in _TABLE1_SCREEN.items()}},
         "paper": {"model": {"l_max": 2, "r_max": 6.0, "num_layers": 5, "num_features": 32,
                             "parity": False, "radial_mlp_width": 64, "max_epochs": 1000,
                             "batch_size": 5},
-                  "screen": {
-                      "l=1, r=6": {"l_max": 1, "r_max": 6.0},
-                      "l=2, r=4": {"l_max": 2, "r_max": 4.0},
-                      "l=2, r=5": {"l_max": 2, "r_max": 5.0},
-                      "l=2, r=6": {"l_max": 2, "r_max": 6.0, "parity": True},
-                      "l=2, r=6, random": {"l_max": 2, "r_max": 6.0,
-                                           "train_file": "random_train.extxyz"},
-                      "Allegro deployed": {"model": "allegro", "l_max": 2, "r_max": 6.0,
-                                           "num_layers": 2, "num_features": 64},
-                  }},
+                  "screen": {**_TABLE1_SCREEN,
+                             "Allegro deployed": {**_TABLE1_SCREEN["Allegro deployed"],
+                                                  "num_layers": 2, "num_features": 64}}},
     },
     "03_validation": {
         "smoke": {
