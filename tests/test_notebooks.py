@@ -65,7 +65,12 @@ def test_notebook_04_reproduces(smoke_run):
     assert values["barrier_ZnN_kJ_mol"] is None and values["frac_Zn_cn3"] == 0.0
     assert values["hydrogen_mass_amu"] == 1.008 and values["timestep_fs"] == 0.5
     assert set(values["excursions"]) == {"melt-quench", "glass at 300 K"}
+    # umbrella windows in the first well: one bond held, the force check run, no barrier claimed
+    study = values["barrier_ZnN_umbrella"]
+    assert len(study["bonds"]) == 1 and study["n_resolved"] == 0 and "combined" not in study
+    assert [d["mean_eV_A"] for d in study["bonds"][0]["force_difference"]] == [0.0, 0.0]  # reference = sampler
     assert (out / "figures" / "04_melt_quench_temperature.png").is_file()
+    assert (out / "figures" / "04_umbrella_pmf.png").is_file()
 
 
 def test_notebook_05_reproduces(smoke_run):

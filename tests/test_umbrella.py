@@ -85,3 +85,57 @@ def test_windows_pull_a_copper_pair_apart_and_resume(tmp_path):
         umbrella.umbrella_windows(atoms, tmp_path, **{**kw, "spring_eV_A2": 3.0})
     with pytest.raises(ValueError, match="centers_A"):
         umbrella.umbrella_windows(atoms, tmp_path, **{**kw, "centers_A": [-1.0]})
+
+
+def test_bond_force_difference_sees_a_known_extra_spring_and_corrects_the_barrier():
+    from zifhelpers.potentials.bias import DistanceRestraint, pair_distance
+
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True)
+    frames = []
+    for seed in range(4):
+        f = atoms.copy()
+        f.rattle(0.05, seed=seed)
+        frames.append(f)
+    reference = DistanceRestraint(EMT(), 0, 3, spring_eV_A2=2.0, r0_A=2.3)  # EMT + a spring on the pair
+    out = umbrella.bond_force_difference(frames, (0, 3), EMT(), reference)
+    expected = np.mean([-2.0 * (pair_distance(f, 0, 3)[0] - 2.3) for f in frames])
+    assert out["mean_eV_A"] == pytest.approx(expected, rel=1e-6) and out["n_frames"] == 4
+    pmf = {"barrier": {"barrier": 10.0, "err_kJ_mol": 0.5, "r_barrier_A": 2.7, "r_first_A": 2.0}}
+    diffs = [{"mean_eV_A": -0.01, "err_eV_A": 0.002}] * 3
+    fixed = umbrella.corrected_barrier(pmf, [2.0, 2.35, 2.7], diffs)
+    # the reference pulls inwards harder by 0.01 eV/A over 0.7 A: its barrier is higher by 0.675 kJ/mol
+    assert fixed["correction_kJ_mol"] == pytest.approx(0.01 * 0.7 * EV_TO_KJ_PER_MOL, rel=1e-6)
+    assert fixed["barrier_kJ_mol"] == pytest.approx(10.0 + 0.675, abs=0.001)
+    assert fixed["barrier_err_kJ_mol"] > 0.5
+
+
+def test_boltzmann_combined_barrier_and_a_small_study(tmp_path):
+    one = umbrella.boltzmann_combined_barrier([20.0, 20.0], [1.0, 1.0], T)
+    assert one["barrier_kJ_mol"] == pytest.approx(20.0) and one["err_kJ_mol"] == pytest.approx(np.sqrt(0.5))
+    two = umbrella.boltzmann_combined_barrier([20.0, 30.0], [1.0, 1.0], T)
+    assert two["barrier_kJ_mol"] == pytest.approx(20.0 + KT_KJ * np.log(2 / (1 + np.exp(-10 / KT_KJ))))
+    assert two["weights"][0] > 0.98
+    with pytest.raises(ValueError, match="finite barriers"):
+        umbrella.boltzmann_combined_barrier([np.nan], [1.0], T)
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2)
+    with pytest.raises(ValueError, match="Zn"):  # no Zn-N bond to hold in copper
+        umbrella.barrier_study(atoms, tmp_path, 1, [2.5, 2.6], 5.0, "emt", np.arange(2.3, 2.9, 0.05),
+                               calc=EMT(), progress=False)
+
+
+def test_pooled_barrier_over_studies():
+    def bond(b, resolved=True, corrected=None):
+        out = {"barrier": {"barrier": b, "err_kJ_mol": 1.0, "resolved": resolved}}
+        if corrected is not None:
+            out["corrected"] = {"barrier_kJ_mol": corrected, "barrier_err_kJ_mol": 1.5}
+        return out
+
+    empty = umbrella.pooled_barrier([None, None])
+    assert empty["barrier_kJ_mol"] is None and empty["n_bonds"] == 0 and empty["n_studies"] == 0
+    studies = [{"bonds": [bond(25.0, corrected=24.0), bond(99.0, resolved=False)]},
+               {"bonds": [bond(25.0, corrected=24.0)]}]
+    pooled = umbrella.pooled_barrier(studies)
+    assert pooled["corrected"] and pooled["n_bonds"] == 2 and pooled["barrier_kJ_mol"] == pytest.approx(24.0)
+    assert pooled["err_kJ_mol"] == pytest.approx(1.5 / np.sqrt(2))
+    studies[1]["bonds"].append(bond(30.0))  # one bond without a correction: the sampler's values
+    assert not umbrella.pooled_barrier(studies)["corrected"]

@@ -31,7 +31,8 @@ from ..potentials.bias import DistanceRestraint, pair_distance
 from .md import MDRun, Schedule, read_trajectory
 
 __all__ = ["bonded_pairs", "umbrella_windows", "window_distances", "pmf_from_windows",
-           "combine_pair_pmfs"]
+           "combine_pair_pmfs", "bond_force_difference", "corrected_barrier",
+           "boltzmann_combined_barrier", "barrier_study", "pooled_barrier"]
 
 KB_EV = units.kB  # eV/K
 
@@ -219,3 +220,164 @@ def combine_pair_pmfs(r_A: np.ndarray, pmfs: list[np.ndarray], temperature_K: fl
         w = -kt * np.log(g)
     w[~np.isfinite(w)] = np.nan
     return w - np.nanmin(w)
+
+
+def bond_force_difference(frames: list[Atoms], pair: tuple[int, int], calc, reference) -> dict:
+    """How much ``reference`` and ``calc`` differ in the force along the pair's bond.
+
+    For each frame, the generalised force on the distance r of the pair (i, j),
+    F_r = (F_j − F_i)·û / 2 with û the unit vector from i to j (−dU/dr when i
+    and j move apart symmetrically), from both potentials. Returns the mean of
+    F_r(reference) − F_r(calc) in eV/Å with its standard error, and the number
+    of frames. Integrated over r (:func:`corrected_barrier`), it moves the
+    sampler's PMF towards the reference's, to first order (free-energy
+    perturbation of the mean force; kinematic terms cancel in the difference).
+    """
+    diffs = []
+    for frame in frames:
+        _, d = pair_distance(frame, *pair)
+        u = d / np.linalg.norm(d)
+        f_r = []
+        for c in (reference, calc):
+            work = frame.copy()
+            work.calc = c
+            forces = work.get_forces()
+            f_r.append(0.5 * float(np.dot(forces[pair[1]] - forces[pair[0]], u)))
+        diffs.append(f_r[0] - f_r[1])
+    diffs = np.array(diffs)
+    if not len(diffs):
+        raise ValueError("bond_force_difference: no frame")
+    err = float(diffs.std(ddof=1) / np.sqrt(len(diffs))) if len(diffs) > 1 else float("nan")
+    return {"mean_eV_A": float(diffs.mean()), "err_eV_A": err, "n_frames": len(diffs)}
+
+
+def corrected_barrier(pmf: dict, centers_A: list[float], force_diff: list[dict]) -> dict:
+    """The barrier of :func:`pmf_from_windows` corrected by the reference's mean bond force.
+
+    W_ref(r) − W(r) ≈ −∫ ⟨ΔF_r⟩ dr (ΔF_r per window from
+    :func:`bond_force_difference`, at the windows' mean positions taken as
+    their centres, trapezoid rule between the first well and the top). Returns
+    ``correction_kJ_mol`` with its error and ``barrier_kJ_mol`` corrected.
+    """
+    b = pmf["barrier"]
+    c = np.asarray(centers_A, dtype=float)
+    if len(c) != len(force_diff) or len(c) < 2:
+        raise ValueError(f"corrected_barrier: {len(c)} centres and {len(force_diff)} force differences")
+    order = np.argsort(c)
+    c = c[order]
+    mean = np.array([force_diff[k]["mean_eV_A"] for k in order])
+    err = np.array([force_diff[k]["err_eV_A"] for k in order])
+    grid = np.linspace(b["r_first_A"], b["r_barrier_A"], 200)
+    integrand = np.interp(grid, c, mean)
+    correction = -float(np.trapezoid(integrand, grid)) * EV_TO_KJ_PER_MOL
+    inside = (c >= b["r_first_A"]) & (c <= b["r_barrier_A"])
+    spacing = float(np.median(np.diff(c)))
+    corr_err = float(np.sqrt(np.sum((err[inside] * spacing) ** 2))) * EV_TO_KJ_PER_MOL
+    return {"correction_kJ_mol": correction, "correction_err_kJ_mol": corr_err,
+            "barrier_kJ_mol": b["barrier"] + correction,
+            "barrier_err_kJ_mol": float(np.hypot(b["err_kJ_mol"], corr_err))}
+
+
+def boltzmann_combined_barrier(barriers_kJ_mol: list[float], errors_kJ_mol: list[float],
+                               temperature_K: float) -> dict:
+    """Several bonds' barriers as one g(r) sees them: −kT ln⟨e^(−B/kT)⟩, with its error.
+
+    Assumes wells of the same shape (then it is the barrier of
+    :func:`combine_pair_pmfs`); the error is propagated with the bonds'
+    Boltzmann weights, which are also returned (the softest bond dominates).
+    """
+    b = np.asarray(barriers_kJ_mol, dtype=float)
+    e = np.asarray(errors_kJ_mol, dtype=float)
+    if not len(b) or len(b) != len(e) or not np.isfinite(b).all():
+        raise ValueError(f"boltzmann_combined_barrier: {len(b)} finite barriers and {len(e)} errors needed")
+    kt = KB_EV * temperature_K * EV_TO_KJ_PER_MOL
+    w = np.exp(-(b - b.min()) / kt)
+    w /= w.sum()
+    combined = float(b.min() - kt * np.log(np.mean(np.exp(-(b - b.min()) / kt))))
+    return {"barrier_kJ_mol": combined, "err_kJ_mol": float(np.sqrt(np.sum((w * e) ** 2))),
+            "weights": w.tolist(), "n_bonds": len(b)}
+
+
+def barrier_study(
+    atoms: Atoms,
+    workdir: str | os.PathLike,
+    n_bonds: int,
+    centers_A: list[float],
+    spring_eV_A2: float,
+    calculator: str,
+    bin_edges_A: np.ndarray,
+    reference=None,
+    reference_frames: int = 5,
+    temperature_K: float = 300.0,
+    seed: int = 0,
+    calc=None,
+    progress: bool = True,
+    **window_kw,
+) -> dict:
+    """Umbrella windows on ``n_bonds`` Zn–N bonds of ``atoms`` and their barriers.
+
+    For each bond (:func:`bonded_pairs` with ``seed``): windows in
+    ``workdir/Zn<i>-N<j>`` (:func:`umbrella_windows`, ``window_kw`` passed on),
+    the PMF (:func:`pmf_from_windows`) and, with a ``reference`` calculator,
+    the mean bond-force difference on ``reference_frames`` frames spread over
+    each window and the corrected barrier (:func:`corrected_barrier`). Then the
+    bonds together (:func:`boltzmann_combined_barrier`), from the sampler alone
+    and corrected. Returns a JSON-ready dict.
+    """
+    if calc is None:
+        from ..potentials.registry import load_calculator
+        calc = load_calculator(calculator)
+    bonds = []
+    for pair in bonded_pairs(atoms, n_bonds, seed=seed):
+        folders = umbrella_windows(atoms, Path(workdir) / f"Zn{pair[0]}-N{pair[1]}", pair, centers_A,
+                                   spring_eV_A2, calculator, temperature_K=temperature_K, seed=seed,
+                                   calc=calc, progress=progress, **window_kw)
+        samples = {c: window_distances(f, pair) for c, f in folders.items()}
+        pmf = pmf_from_windows(samples, spring_eV_A2, temperature_K, bin_edges_A)
+        bond = {"pair": list(pair), "r_A": pmf["r_A"].tolist(), "pmf_kJ_mol": pmf["pmf_kJ_mol"].tolist(),
+                "err_kJ_mol": pmf["err_kJ_mol"].tolist(), "n_samples": pmf["n_samples"],
+                "barrier": pmf["barrier"]}
+        if reference is not None:
+            diffs = []
+            for folder in folders.values():
+                frames = [f for f in read_trajectory(folder) if f.info.get("stage") == "production"]
+                pick = np.linspace(0, len(frames) - 1, min(reference_frames, len(frames))).astype(int)
+                diffs.append(bond_force_difference([frames[k] for k in pick], pair, calc, reference))
+            bond["force_difference"] = diffs
+            if np.isfinite(pmf["barrier"]["barrier"]):
+                bond["corrected"] = corrected_barrier(pmf, list(folders), diffs)
+        bonds.append(bond)
+    out = {"bonds": bonds, "centers_A": [float(c) for c in centers_A], "spring_eV_A2": spring_eV_A2,
+           "temperature_K": temperature_K, "sampler": calculator}
+    resolved = [b for b in bonds if b["barrier"]["resolved"]]
+    out["n_resolved"] = len(resolved)
+    if resolved:
+        out["combined"] = boltzmann_combined_barrier([b["barrier"]["barrier"] for b in resolved],
+                                                     [b["barrier"]["err_kJ_mol"] for b in resolved],
+                                                     temperature_K)
+        if all("corrected" in b for b in resolved):
+            out["combined_corrected"] = boltzmann_combined_barrier(
+                [b["corrected"]["barrier_kJ_mol"] for b in resolved],
+                [b["corrected"]["barrier_err_kJ_mol"] for b in resolved], temperature_K)
+    return out
+
+
+def pooled_barrier(studies: list[dict | None], temperature_K: float = 300.0) -> dict:
+    """The bonds of several :func:`barrier_study` results (e.g. one per glass) combined.
+
+    Uses the reference-corrected barriers when every resolved bond has one
+    (``corrected`` True), else the sampler's. Always returns the same keys;
+    ``barrier_kJ_mol`` and ``err_kJ_mol`` are None when no bond was resolved
+    (no study, or windows that stopped before the top).
+    """
+    bonds = [b for s in studies if s for b in s["bonds"] if b["barrier"]["resolved"]]
+    out = {"barrier_kJ_mol": None, "err_kJ_mol": None, "n_bonds": len(bonds), "corrected": False,
+           "n_studies": sum(1 for s in studies if s)}
+    if not bonds:
+        return out
+    corrected = all("corrected" in b for b in bonds)
+    values = [b["corrected"]["barrier_kJ_mol"] if corrected else b["barrier"]["barrier"] for b in bonds]
+    errors = [b["corrected"]["barrier_err_kJ_mol"] if corrected else b["barrier"]["err_kJ_mol"] for b in bonds]
+    combined = boltzmann_combined_barrier(values, errors, temperature_K)
+    return {**out, "barrier_kJ_mol": combined["barrier_kJ_mol"], "err_kJ_mol": combined["err_kJ_mol"],
+            "corrected": corrected, "bond_barriers_kJ_mol": values}
