@@ -142,10 +142,11 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "restarts_on_break": 3,
             # 20 ps at 300 K, frames every 100 fs as the paper; the reference on 50 of them
             "glass_300K": {"production_ps": 20.0, "frame_every": 50, "reference_frames": 50},
-            # plain MD at 300 K never reaches the Zn-N barrier's top (a lower bound only): one
-            # bond of each glass held in 17 windows from 1.9 to 3.5 A (k 5 eV/A^2, stiffer than
-            # the PMF's curvature at the top), 0.5 + 3 ps each; the reference corrects the
-            # student's mean bond force on 5 frames a window. About 25 min a bond on 2 cores
+            # plain MD at 300 K never reaches the Zn-N barrier's top (a lower bound only); an
+            # intact bond held in windows bounds it from above: one bond of each glass, 17
+            # windows from 1.9 to 3.5 A (k 5 eV/A^2, stiffer than the PMF's curvature at the
+            # top), 0.5 + 3 ps each; the reference corrects the student's mean bond force on 5
+            # frames a window. About 25 min a bond on 2 cores
             "umbrella": {"n_bonds": 1, "centers_A": [round(1.9 + 0.1 * k, 2) for k in range(17)],
                          "spring_eV_A2": 5.0, "bins_A": [1.85, 3.55, 0.05], "equilibrate_ps": 0.5,
                          "production_ps": 3.0, "frame_every_fs": 10.0, "reference_frames": 5},
