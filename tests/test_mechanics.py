@@ -129,6 +129,17 @@ def test_zero_kelvin_pv_matches_an_independent_eos_fit():
     v0, _, b = eos.fit()
     assert fit["K0_GPa"] == pytest.approx(b * elastic.EV_PER_A3_TO_GPA, rel=0.03)
     assert fit["V0_A3"] == pytest.approx(v0, rel=0.002)
+    # a reference measures the sampler's relaxed structures: itself gives the same pressures,
+    # another potential (here EMT with a spring pulling two atoms together) its own
+    from zifhelpers.potentials.bias import DistanceRestraint
+
+    atoms = atoms.repeat(2)
+    same = mechanics.zero_kelvin_pv(atoms, EMT(), strains=(0.0, 0.02), relax=False, progress=False,
+                                    reference=EMT())
+    assert np.allclose(same.pressure_ref_GPa, same.pressure_GPa)
+    spring = mechanics.zero_kelvin_pv(atoms, EMT(), strains=(0.0, 0.02), relax=False, progress=False,
+                                      reference=DistanceRestraint(EMT(), 0, 1, 1.0, 1.0))
+    assert (spring.pressure_ref_GPa < spring.pressure_GPa - 1e-3).all()  # a stretched spring: tension
 
 
 def test_finite_strain_runs_give_a_falling_pressure(tmp_path):

@@ -83,6 +83,10 @@ def test_notebook_05_reproduces(smoke_run):
     assert volumes == sorted(volumes) and pressures == sorted(pressures, reverse=True)
     assert values["crystal_K0_GPa"] > 0
     assert values["crystal_rho0_g_cm3"] == pytest.approx(1.21, abs=0.05)
+    # 0 K: the student's unrelaxed P(V) and the reference's on the same structures agree closely
+    zero_k = values["zero_k"]["crystal"]
+    assert zero_k["reference"]["K0_GPa"] == pytest.approx(zero_k["sampler"]["K0_GPa"], rel=0.1)
+    assert zero_k["reference"]["rho0_g_cm3"] == pytest.approx(1.21, abs=0.02)
     assert (out / "figures" / "05_pressure_volume.png").is_file()
     # the cpu profile's path: the student samples, the reference measures, both routes to C
     assert values["potential"] == "nequip-w32m" and values["hydrogen_mass_amu"] == 4.0

@@ -168,7 +168,7 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "systems": ["crystal"], "strains": [-0.03, 0.0, 0.03],
             "equilibrate_ps": 0.002, "production_ps": 0.008, "frame_every": 1, "reference_frames": 2,
             "fluct_equilibrate_ps": 0.002, "fluct_production_ps": 0.02,
-            "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": False,
+            "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": False, "zero_k_systems": ["crystal"],
             "fluct_systems": ["crystal"],
             "stress_strain": {"systems": {"crystal": 0.0}, "strain": 0.02,
                               "symmetry": {"crystal": "orthorhombic"}, "equilibrate_ps": 0.002,
@@ -184,6 +184,7 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "equilibrate_ps": 0.5, "production_ps": 2.5, "frame_every": 25,
             "fluct_equilibrate_ps": 0.5, "fluct_production_ps": 2.5,
             "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": True,
+            "zero_k_systems": ["crystal"],
             "fluct_systems": ["crystal"],
             "stress_strain": {"systems": {"crystal": 0.045}, "strain": 0.02,
                               "symmetry": {"crystal": "orthorhombic"}, "equilibrate_ps": 0.5,
@@ -198,6 +199,8 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "equilibrate_ps": 2.0, "production_ps": 10.0, "frame_every": 50, "reference_frames": 20,
             "fluct_equilibrate_ps": 2.0, "fluct_production_ps": 20.0,
             "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": True,
+            # 0 K: the student relaxes, the reference measures (about 1 min a structure)
+            "zero_k_systems": ["crystal"] + [f"glass{i:02d}" for i in range(1, 11)],
             "fluct_systems": ["crystal"],
             # the elastic tensor by +-2 % Voigt strains about the zero-pressure volume: the
             # crystal's from the reference's own P(V) (rho0 1.161 g/cm3 -> +4.2 %, nearest grid
@@ -214,6 +217,7 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "equilibrate_ps": 100.0, "production_ps": 100.0, "frame_every": 200,
             "fluct_equilibrate_ps": 100.0, "fluct_production_ps": 5000.0,
             "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": True,
+            "zero_k_systems": ["crystal"] + [f"glass{i:02d}" for i in range(1, 11)],
             "fluct_systems": ["crystal"] + [f"glass{i:02d}" for i in range(1, 11)],
             "stress_strain": {"systems": {"crystal": 0.045}, "strain": 0.02,
                               "symmetry": {"crystal": "orthorhombic"}, "equilibrate_ps": 10.0,

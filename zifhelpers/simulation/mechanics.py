@@ -263,12 +263,16 @@ def strain_fluctuation_run(
 
 
 def zero_kelvin_pv(atoms, calc, strains=(-0.04, -0.02, 0.0, 0.02, 0.04), relax: bool = True,
-                   fmax: float = 0.05, max_steps: int = 200, progress: bool = True):
+                   fmax: float = 0.05, max_steps: int = 200, progress: bool = True, reference=None):
     """Static P(V) at 0 K: positions relaxed (FIRE) at each isotropically scaled cell.
 
     Returns a DataFrame with ``volume_A3``, ``pressure_GPa`` (from the stress,
     no kinetic term), ``energy_eV`` and ``relax_steps``, one row per strain;
-    fit it with :func:`fit_birch_murnaghan2`.
+    fit it with :func:`fit_birch_murnaghan2`. With a ``reference`` calculator,
+    also ``pressure_ref_GPa``: the reference's static pressure on the structures
+    that ``calc`` relaxed (a student relaxes, the reference measures; at the
+    student's minimum the reference's residual forces are those of the
+    student's error, so this is the reference's P(V) to first order).
     """
     import pandas as pd
     from ase.optimize import FIRE
@@ -289,7 +293,12 @@ def zero_kelvin_pv(atoms, calc, strains=(-0.04, -0.02, 0.0, 0.02, 0.04), relax: 
             opt.run(fmax=fmax, steps=max_steps)
             steps = opt.nsteps
         stress = work.get_stress(voigt=True)
-        rows.append({"strain": strain, "volume_A3": work.get_volume(),
-                     "pressure_GPa": float(-stress[:3].mean() * EV_PER_A3_TO_GPA),
-                     "energy_eV": work.get_potential_energy(), "relax_steps": steps})
+        row = {"strain": strain, "volume_A3": work.get_volume(),
+               "pressure_GPa": float(-stress[:3].mean() * EV_PER_A3_TO_GPA),
+               "energy_eV": work.get_potential_energy(), "relax_steps": steps}
+        if reference is not None:
+            measured = work.copy()
+            measured.calc = reference
+            row["pressure_ref_GPa"] = float(-measured.get_stress(voigt=True)[:3].mean() * EV_PER_A3_TO_GPA)
+        rows.append(row)
     return pd.DataFrame(rows).set_index("strain")
