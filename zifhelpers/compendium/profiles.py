@@ -199,7 +199,7 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "equilibrate_ps": 2.0, "production_ps": 10.0, "frame_every": 50, "reference_frames": 20,
             "fluct_equilibrate_ps": 2.0, "fluct_production_ps": 20.0,
             "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": True,
-            # 0 K: the student relaxes, the reference measures (about 1 min a structure)
+            # 0 K: the student relaxes, the reference measures (about 2 min a structure)
             "zero_k_systems": ["crystal"] + [f"glass{i:02d}" for i in range(1, 11)],
             "fluct_systems": ["crystal"],
             # the elastic tensor by +-2 % Voigt strains about the zero-pressure volume: the
