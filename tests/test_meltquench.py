@@ -177,3 +177,31 @@ def _zn_n_pairs(atoms):
 
     i, j, _ = pairs(atoms, "Zn", "N", 2.5)
     return list(zip(i.tolist(), j.tolist(), strict=True))
+
+
+def test_a_break_found_at_the_last_step_is_followed_past_the_end(tmp_path):
+    """An H stretched past the C-H cutoff at the final step but held by its bond heals within
+    the confirmation window: the run finishes, the excursion is logged, nothing is recorded
+    past the end. The same H with no bond stays away: the run stops."""
+    from ase.calculators.lj import LennardJones
+
+    from zifhelpers.potentials.bias import DistanceRestraint
+    from zifhelpers.simulation.md import MDGuardError, MDRun, Schedule, read_trajectory
+
+    crystal = load_structure("crystal")
+    stretched = crystal.copy()
+    h = [a.index for a in stretched if a.symbol == "H"][0]
+    c = int(np.argsort(stretched.get_distances(h, range(len(stretched)), mic=True))[1])
+    d = stretched.get_distance(c, h, mic=True, vector=True)
+    stretched.positions[h] = stretched.positions[c] + d / np.linalg.norm(d) * 1.45  # past 1.35 A
+    no_forces = LennardJones(epsilon=0.0, sigma=1.0, rc=2.0)
+    kw = dict(calculator="test", ensemble="nve", frame_every=1, integrity_every=1,
+              integrity_confirm_fs=20.0, init_velocities=False)
+    one_step = Schedule(0.5).plateau("hold", 1.0, 0.0005)
+    bonded = DistanceRestraint(no_forces, c, h, spring_eV_A2=30.0, r0_A=1.08)
+    MDRun(tmp_path / "heals", stretched, one_step, calc=bonded, **kw).run(progress=False)
+    assert json.loads((tmp_path / "heals" / "status.json").read_text())["state"] == "finished"
+    assert len(read_trajectory(tmp_path / "heals")) == 2  # steps 0 and 1, nothing past the end
+    assert (tmp_path / "heals" / "transients.csv").read_text().count("\n") == 2
+    with pytest.raises(MDGuardError, match="at the end of the run and throughout the 20 fs"):
+        MDRun(tmp_path / "stays", stretched, one_step, calc=no_forces, **kw).run(progress=False)
