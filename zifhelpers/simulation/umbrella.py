@@ -35,6 +35,7 @@ from ase import Atoms, units
 from ..analysis.structure import EV_TO_KJ_PER_MOL
 from ..potentials.bias import DistanceRestraint, pair_distance
 from .md import MDRun, Schedule, read_trajectory
+from .validation import production_frames
 
 __all__ = ["bonded_pairs", "umbrella_windows", "window_distances", "pmf_from_windows",
            "combine_pair_pmfs", "bond_force_difference", "corrected_barrier",
@@ -338,17 +339,17 @@ def barrier_study(
         folders = umbrella_windows(atoms, Path(workdir) / f"Zn{pair[0]}-N{pair[1]}", pair, centers_A,
                                    spring_eV_A2, calculator, temperature_K=temperature_K, seed=seed,
                                    calc=calc, progress=progress, **window_kw)
-        samples = {c: window_distances(f, pair) for c, f in folders.items()}
+        frames = {c: production_frames(f) for c, f in folders.items()}  # read each window once
+        samples = {c: np.array([pair_distance(f, *pair)[0] for f in fr]) for c, fr in frames.items()}
         pmf = pmf_from_windows(samples, spring_eV_A2, temperature_K, bin_edges_A)
         bond = {"pair": list(pair), "r_A": pmf["r_A"].tolist(), "pmf_kJ_mol": pmf["pmf_kJ_mol"].tolist(),
                 "err_kJ_mol": pmf["err_kJ_mol"].tolist(), "n_samples": pmf["n_samples"],
                 "barrier": pmf["barrier"]}
         if reference is not None:
             diffs = []
-            for folder in folders.values():
-                frames = [f for f in read_trajectory(folder) if f.info.get("stage") == "production"]
-                pick = np.linspace(0, len(frames) - 1, min(reference_frames, len(frames))).astype(int)
-                diffs.append(bond_force_difference([frames[k] for k in pick], pair, calc, reference))
+            for window in frames.values():
+                pick = np.linspace(0, len(window) - 1, min(reference_frames, len(window))).astype(int)
+                diffs.append(bond_force_difference([window[k] for k in pick], pair, calc, reference))
             bond["force_difference"] = diffs
             if np.isfinite(pmf["barrier"]["barrier"]):
                 bond["corrected"] = corrected_barrier(pmf, list(folders), diffs)
