@@ -141,3 +141,20 @@ def test_timestep_checks_count_only_configurational_rows(tmp_path):
     assert ("| liquid_1500K | nequip-w32m | 10 ps each | 2 of 3 | r_ZnN_A (-3.0) | 0.80 | "
             "-0.001 (real H, 0.5 fs) |") in text
     assert "AMD EPYC (avx2)" in text and "`results/cpu/results/timestep_validation.json`" in text
+
+
+def test_offset_note_calls_a_significant_offset_a_sampling_bias():
+    from zifhelpers.analysis.elastic import pressure_offset
+
+    # the reference on the student's frames reads 0.06 GPa more at each of 3 shared volumes
+    bias = pressure_offset([4000.0, 4100.0, 4200.0], [0.16, 0.11, 0.06], [0.01] * 3,
+                           [4000.0, 4100.0, 4200.0, 4300.0], [0.10, 0.05, 0.0, -0.05], [0.01] * 4)
+    assert bias["n"] == 3 and bias["offset_GPa"] == pytest.approx(0.06)
+    note = report.offset_note(bias, "crystal")
+    assert note.startswith("crystal: the reference reads +0.060 ± 0.008 GPa")
+    assert "same 3 volumes" in note and "sampling bias" in note
+    one = report.offset_note({**bias, "n": 1, "offset_GPa": 0.005, "chi2_dof": float("nan"),
+                              "source": "this CPU"}, "glass01")
+    assert "one volume" in one and "(this CPU)" in one and "sampling bias" not in one
+    with pytest.raises(KeyError, match="glass01 has no 'offset_err_GPa'"):
+        report.offset_note({"offset_GPa": 0.1, "n": 1}, "glass01")

@@ -26,7 +26,7 @@ __all__ = ["PROFILES", "CPU_FALLS_BACK_TO_QUICK", "CPU_COST_HOURS", "check_profi
 #: from the campaign's own runs (student MD: 17-20 steps/s on 272 atoms; the reference:
 #: about 0.4 s a call). On an AVX2-only CPU, expect about twice as long.
 CPU_COST_HOURS = {"00_data_and_models": 0.2, "01_sampling": 0.3, "02_training": 1.0,
-                  "03_validation": 3.0, "04_melt_quench": 1.3, "05_mechanics": 5.5,
+                  "03_validation": 3.0, "04_melt_quench": 1.3, "05_mechanics": 6.0,
                   "06_allegro_scaling": 1.0}
 
 #: Notebooks whose ``cpu`` profile is their ``quick`` one (nothing to scale up
@@ -173,6 +173,8 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "stress_strain": {"systems": {"crystal": 0.0}, "strain": 0.02,
                               "symmetry": {"crystal": "orthorhombic"}, "equilibrate_ps": 0.002,
                               "production_ps": 0.008, "frame_every": 1},
+            "reference_md": {"systems": {"crystal": [0.0]}, "equilibrate_ps": 0.002,
+                             "production_ps": 0.008, "frame_every": 1},
         },
         "quick": {
             # a laptop hour: the student alone (H 4 amu, 2 fs; no reference, so nothing to
@@ -192,7 +194,7 @@ _SETTINGS: dict[str, dict[str, dict]] = {
         },
         "cpu": {
             # sampled by the student (H 4 amu, 2 fs), measured by the reference on 20
-            # frames per volume; about 5.5 h on 2 cores (3.1e5 MD steps)
+            # frames per volume, and the reference's own MD at one glass volume; about 6 h on 2 cores
             "potential": "nequip-w32m", "md": {"timestep_fs": 2.0, "hydrogen_mass_amu": 4.0},
             "systems": ["crystal", "glass01", "glass02", "glass03"],
             "strains": [-0.045, -0.03, -0.015, 0.0, 0.015, 0.03, 0.045],
@@ -210,6 +212,10 @@ _SETTINGS: dict[str, dict[str, dict]] = {
                               "symmetry": {"crystal": "orthorhombic"}, "equilibrate_ps": 1.0,
                               "production_ps": 6.0, "frame_every": 25, "seeds": [0, 1, 2]},
             "mlp_glasses": "data/glasses/cpu_nequip-w32m_seed*.extxyz",
+            # the reference's own MD at one glass volume (the file's), with the student's masses
+            # and step: the sampling bias for the glasses, as the GPU run measured the crystal's
+            "reference_md": {"systems": {"glass01": [0.0]}, "equilibrate_ps": 1.0,
+                             "production_ps": 3.0, "frame_every": 25},
         },
         "paper": {
             "systems": ["crystal"] + [f"glass{i:02d}" for i in range(1, 11)],

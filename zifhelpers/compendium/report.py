@@ -23,8 +23,8 @@ from typing import Any
 
 from ..data.paper import VALUES, PaperValue
 
-__all__ = ["Measurement", "MEASUREMENTS", "VERDICTS", "collect", "sampler_checks", "render", "write_report",
-           "repo_root"]
+__all__ = ["Measurement", "MEASUREMENTS", "VERDICTS", "collect", "offset_note", "sampler_checks",
+           "render", "write_report", "repo_root"]
 
 
 @dataclass(frozen=True)
@@ -171,6 +171,30 @@ def _verdict(ours: float, z: float | None, paper: PaperValue) -> str:
     if z is None:
         return "agrees" if math.isclose(ours, paper.value, rel_tol=0.05) else "differs"
     return "agrees" if abs(z) <= 2 else "differs"
+
+
+def offset_note(bias: dict[str, Any], system: str) -> str:
+    """A report note for a sampling bias measured by :func:`~zifhelpers.analysis.elastic.pressure_offset`.
+
+    ``bias`` holds ``offset_GPa``, ``offset_err_GPa``, ``n`` and ``chi2_dof``
+    (the reference's pressure on the sampler's frames minus the reference's
+    own MD at the same volumes) and, optionally, ``source`` (which run of the
+    reference's own MD). The offset is called a sampling bias when it is over
+    twice its error; it moves the zero-pressure volume by about offset / K.
+    """
+    for field in ("offset_GPa", "offset_err_GPa", "n"):
+        if field not in bias:
+            raise KeyError(f"offset_note: the bias of {system} has no {field!r} "
+                           f"(found {sorted(bias)}); pass elastic.pressure_offset's result")
+    n, offset, err = int(bias["n"]), float(bias["offset_GPa"]), float(bias["offset_err_GPa"])
+    where = (f"at the same {n} volumes (χ²/dof {float(bias['chi2_dof']):.1f})" if n > 1
+             else "at the one volume both ran")
+    source = f" ({bias['source']})" if bias.get("source") else ""
+    text = (f"{system}: the reference reads {offset:+.3f} ± {err:.3f} GPa more on the student's "
+            f"frames than in its own MD{source} {where}")
+    if abs(offset) > 2 * err:
+        text += ": a sampling bias, which moves V0 by about offset/K"
+    return text
 
 
 def collect(root: str | os.PathLike | None = None,
