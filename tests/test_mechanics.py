@@ -356,6 +356,25 @@ def test_summarize_fits_gives_the_mean_and_spread_of_a_group():
     assert out["crystal"]["K0_sd_GPa"] is None and out["crystal"]["K0_err_GPa"] == pytest.approx(0.3)
 
 
+def test_summarize_elastic_averages_hill_moduli_and_skips_unstable_tensors():
+    moduli = {"glass01": {"K_H": 2.0, "K_H_err": 0.4, "E_H": 3.0, "E_H_err": 0.3, "G_H": 1.2,
+                          "G_H_err": 0.1, "nu_H": 0.30, "nu_H_err": 0.02},
+              "glass02": {"K_H": 3.0, "K_H_err": 0.4, "E_H": 2.0, "E_H_err": 0.3, "G_H": 0.8,
+                          "G_H_err": 0.1, "nu_H": 0.34, "nu_H_err": 0.02},
+              "glass03": {"K_H": None, "E_H": None, "G_H": None, "nu_H": None, "error": "unstable"}}
+    out = elastic.summarize_elastic(moduli, {"abinitio_glasses": ["glass01", "glass02", "glass03"],
+                                             "mlp_glasses": ["mlp_x"]})
+    g = out["abinitio_glasses"]
+    assert set(out) == {"abinitio_glasses"} and g["members"] == ["glass01", "glass02"]
+    assert g["K_H_mean_GPa"] == pytest.approx(2.5) and g["nu_H_mean"] == pytest.approx(0.32)
+    assert g["K_H_err_GPa"] == pytest.approx(0.5)  # the spread, sd/√2, over the fits' √0.32/2
+    assert g["G_H_err_GPa"] == pytest.approx(0.2)
+    one = elastic.summarize_elastic({"glass01": moduli["glass01"]}, {"g": ["glass01"]})["g"]
+    assert one["K_H_sd_GPa"] is None and one["K_H_err_GPa"] == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="glass01 of group 'g' has no 'E_H'"):
+        elastic.summarize_elastic({"glass01": {"K_H": 2.0}}, {"g": ["glass01"]})
+
+
 def test_pressure_offset_finds_a_constant_shift_at_the_shared_volumes():
     v = np.linspace(4180.0, 4580.0, 7)
     p_own = 1.3 * np.log(4566.0 / v)

@@ -95,6 +95,8 @@ def test_notebook_05_reproduces(smoke_run):
     assert ss["measured_by"] == "reference on frames" and ss["K_H"] > 0 and ss["K_H_err"] >= 0
     summary = values["table2_summary"]["reference_on_frames"]
     assert summary["crystal"]["n"] == 1 and summary["abinitio_glasses"] is None
+    table3 = values["table3_summary"]
+    assert table3["crystal"]["K_H_mean_GPa"] == pytest.approx(ss["K_H"]) and table3["mlp_glasses"] is None
     # the sampling bias against the reference's own MD: the GPU's at the shared volumes, and the
     # profile's own run from the same start and seed, a few steps long, so nearly no offset
     bias = values["pv_bias_vs_reference_md"]

@@ -161,3 +161,17 @@ def test_table1_screen_has_the_papers_design_and_row_names(profile):
     assert screen["l=2, r=6"]["parity"] and not screen["l=2, r=6, no parity"]["parity"]
     same = {k: v for k, v in screen["l=2, r=6"].items() if k != "train_file"}
     assert same == screen["l=2, r=6, flat histogram"]  # the flat row differs only in its data
+
+
+def test_per_system_settings_and_the_cpu_stress_strain_systems():
+    from zifhelpers.compendium.profiles import per_system, settings
+
+    assert per_system([0, 1], "glass01") == [0, 1] and per_system(None, "crystal") is None
+    assert per_system({"crystal": [0, 1, 2]}, "crystal") == [0, 1, 2]
+    assert per_system({"crystal": [0, 1, 2]}, "glass01") is None
+    cpu = settings("05_mechanics", "cpu")
+    ss = cpu["stress_strain"]
+    for name, volume_strain in ss["systems"].items():  # each a system of the profile, near V0
+        assert name in cpu["systems"] and -0.1 < volume_strain < 0.1
+        assert per_system(ss["seeds"], name), f"{name} has no stress-strain seeds"
+    assert set(cpu["reference_md"]["systems"]) <= set(cpu["systems"])

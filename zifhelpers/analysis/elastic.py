@@ -41,6 +41,7 @@ __all__ = [
     "voigt_deformation",
     "elastic_from_stress_strain",
     "summarize_fits",
+    "summarize_elastic",
     "pressure_offset",
 ]
 
@@ -402,6 +403,31 @@ def pressure_offset(volumes_A3, pressures_GPa, errors_GPa, other_volumes_A3, oth
             "chi2_dof": chi2}
 
 
+def _summarize(entries: dict[str, dict], groups: dict[str, list[str]],
+               quantities: list[tuple[str, str, str]]) -> dict[str, dict]:
+    """Mean, spread and standard error of each ``(value key, error key, out key)`` per group."""
+    out = {}
+    for group, names in groups.items():
+        members = [n for n in names if n in entries and entries[n] is not None]
+        if not members:
+            continue
+        entry: dict = {"n": len(members), "members": members}
+        for key, err_key, stem in quantities:
+            missing = [n for n in members if entries[n].get(key) is None]
+            if missing:
+                raise ValueError(f"summarize: {', '.join(missing)} of group {group!r} has no "
+                                 f"{key!r} (found {sorted(entries[missing[0]])})")
+            values = np.array([entries[n][key] for n in members], dtype=float)
+            errors = np.array([entries[n].get(err_key) or 0.0 for n in members], dtype=float)
+            sd = float(values.std(ddof=1)) if len(values) > 1 else None
+            fit_err = float(np.sqrt((errors ** 2).sum()) / len(values))
+            entry[stem.format("mean")] = float(values.mean())
+            entry[stem.format("sd")] = sd
+            entry[stem.format("err")] = max(fit_err, sd / np.sqrt(len(values)) if sd is not None else 0.0)
+        out[group] = entry
+    return out
+
+
 def summarize_fits(fits: dict[str, dict], groups: dict[str, list[str]]) -> dict[str, dict]:
     """Mean K0 and ρ0 of groups of :func:`fit_birch_murnaghan2` results (e.g. the glasses).
 
@@ -411,19 +437,19 @@ def summarize_fits(fits: dict[str, dict], groups: dict[str, list[str]]) -> dict[
     sd/√n and the members' fit errors combined, √Σerr²/n) and the same for
     ``rho0_*_g_cm3``. Comparable with a paper's mean ± spread over models.
     """
-    out = {}
-    for group, names in groups.items():
-        members = [n for n in names if n in fits]
-        if not members:
-            continue
-        entry: dict = {"n": len(members), "members": members}
-        for key, err_key, unit in (("K0", "K0_err_GPa", "GPa"), ("rho0", "rho0_err_g_cm3", "g_cm3")):
-            values = np.array([fits[n][f"{key}_{unit}"] for n in members], dtype=float)
-            errors = np.array([fits[n].get(err_key) or 0.0 for n in members], dtype=float)
-            sd = float(values.std(ddof=1)) if len(values) > 1 else None
-            fit_err = float(np.sqrt((errors ** 2).sum()) / len(values))
-            entry[f"{key}_mean_{unit}"] = float(values.mean())
-            entry[f"{key}_sd_{unit}"] = sd
-            entry[f"{key}_err_{unit}"] = max(fit_err, sd / np.sqrt(len(values)) if sd is not None else 0.0)
-        out[group] = entry
-    return out
+    return _summarize(fits, groups, [("K0_GPa", "K0_err_GPa", "K0_{}_GPa"),
+                                     ("rho0_g_cm3", "rho0_err_g_cm3", "rho0_{}_g_cm3")])
+
+
+def summarize_elastic(moduli: dict[str, dict], groups: dict[str, list[str]]) -> dict[str, dict]:
+    """Mean Hill moduli of groups of systems, as :func:`summarize_fits` does for K0 and ρ0.
+
+    ``moduli`` maps each system to :func:`hill_average_with_errors`'s result
+    (``K_H``, ``E_H``, ``G_H`` in GPa, ``nu_H``, each with ``*_err``); a system
+    whose tensor had no Hill average (None) is left out. Per group: ``n``,
+    ``members`` and ``K_H_mean_GPa``, ``K_H_sd_GPa``, ``K_H_err_GPa``, the
+    same for E and G, and ``nu_H_mean``, ``nu_H_sd``, ``nu_H_err``.
+    """
+    usable = {n: m for n, m in moduli.items() if m is not None and m.get("K_H") is not None}
+    return _summarize(usable, groups, [("K_H", "K_H_err", "K_H_{}_GPa"), ("E_H", "E_H_err", "E_H_{}_GPa"),
+                                       ("G_H", "G_H_err", "G_H_{}_GPa"), ("nu_H", "nu_H_err", "nu_H_{}")])

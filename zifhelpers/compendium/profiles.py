@@ -20,7 +20,8 @@ from __future__ import annotations
 
 PROFILES = ("smoke", "quick", "cpu", "paper")
 
-__all__ = ["PROFILES", "CPU_FALLS_BACK_TO_QUICK", "CPU_COST_HOURS", "check_profile", "select", "settings"]
+__all__ = ["PROFILES", "CPU_FALLS_BACK_TO_QUICK", "CPU_COST_HOURS", "check_profile", "per_system", "select",
+           "settings"]
 
 #: Wall hours of each notebook under ``cpu`` on 2 cores of an AMD EPYC with AVX-512,
 #: from the campaign's own runs (student MD: 17-20 steps/s on 272 atoms; the reference:
@@ -210,7 +211,8 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             # times over (seeds 0-2; one seed gave errors of 20 % on E and G)
             "stress_strain": {"systems": {"crystal": 0.045}, "strain": 0.02,
                               "symmetry": {"crystal": "orthorhombic"}, "equilibrate_ps": 1.0,
-                              "production_ps": 6.0, "frame_every": 25, "seeds": [0, 1, 2]},
+                              "production_ps": 6.0, "frame_every": 25,
+                              "seeds": {"crystal": [0, 1, 2]}},
             "mlp_glasses": "data/glasses/cpu_nequip-w32m_seed*.extxyz",
             # the reference's own MD at one glass volume (the file's), with the student's masses
             # and step: the sampling bias for the glasses, as the GPU run measured the crystal's
@@ -301,6 +303,16 @@ def select(items: dict, subset: str = "") -> dict:
     if unknown or not wanted:
         raise ValueError(f"{subset!r}: {unknown or 'no names'} not among this profile's {sorted(items)}")
     return {name: items[name] for name in wanted}
+
+
+def per_system(setting, name: str):
+    """A setting that is either one value for every system or a ``{system: value}`` dict.
+
+    E.g. notebook 05's stress-strain ``seeds``: ``[0, 1, 2]`` for all, or
+    ``{"crystal": [0, 1, 2], "glass01": [0]}``; a system the dict does not
+    name gets None (the function's default).
+    """
+    return setting.get(name) if isinstance(setting, dict) else setting
 
 
 def settings(notebook: str, profile: str) -> dict:
