@@ -158,3 +158,19 @@ def test_offset_note_calls_a_significant_offset_a_sampling_bias():
     assert "one volume" in one and "(this CPU)" in one and "sampling bias" not in one
     with pytest.raises(KeyError, match="glass01 has no 'offset_err_GPa'"):
         report.offset_note({"offset_GPa": 0.1, "n": 1}, "glass01")
+
+
+def test_zero_kelvin_checks_list_each_structure_and_the_glasses_mean(tmp_path):
+    fit = {"sampler": {"K0_GPa": 2.0, "V0_A3": 4400.0, "rho0_g_cm3": 1.2},
+           "reference": {"K0_GPa": 2.2, "V0_A3": 4390.0, "rho0_g_cm3": 1.21}}
+    zero_k = {"crystal": fit, "glass01": fit,
+              "glass02": {**fit, "reference": {"K0_GPa": 2.6, "V0_A3": 4300.0, "rho0_g_cm3": 1.23}}}
+    _write(tmp_path, "results/cpu/results/05_mechanics.json",
+           {"notebook": "05", "profile": "cpu", "values": {"potential": "nequip-w32m", "zero_k": zero_k}})
+    rows = report.zero_kelvin_checks(tmp_path)
+    assert [r["system"] for r in rows] == ["crystal", "glass01", "glass02"]
+    assert rows[2]["reference_K0_GPa"] == 2.6 and rows[0]["sampler_rho0_g_cm3"] == 1.2
+    text = report.render(report.collect(tmp_path, []), zero_k=rows)
+    assert "| glass02 | nequip-w32m | 2.000 | 2.600 | 1.200 | 1.230 |" in text
+    assert "| *ab initio* glasses, mean ± sd (2) | | | 2.400 ± 0.283 | | 1.220 ± 0.014 |" in text
+    assert "`results/cpu/results/05_mechanics.json`" in text
