@@ -14,10 +14,8 @@ percent within minutes); medians are reported, and each speed-up is the median o
 ratios within a round. Prints a table and writes benchmarks/results/md_throughput_cpu.json
 with the CPU model and its SIMD sets (compiled models run about 2x slower with AVX2 alone
 than with AVX-512).
-The MD loop is ASE's integrator calling the model: one profiled step of the student on 272
-atoms (cProfile) spends 95 % of its time in the compiled model, 2.4 % in the neighbour list
-and the rest in the integrator, so the campaign's MDRun (frames, checkpoints, integrity
-checks every 100-200 steps) adds a few percent at most.
+The MD loop is ASE's integrator calling the model; benchmarks/bench_md_step_profile.py shows
+that in the campaign's MDRun the model's call is 96-98 % of a step.
 """
 
 from __future__ import annotations
