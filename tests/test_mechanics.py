@@ -116,6 +116,33 @@ def test_lagrangian_strain_of_a_pure_stretch():
     assert np.abs(eps[0]).max() == 0
 
 
+def test_zero_kelvin_pv_is_read_back_from_its_workdir_and_refuses_other_inputs(tmp_path):
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    from zifhelpers.simulation.md import RunFolderError
+
+    atoms = bulk("Cu", cubic=True).repeat(2)
+    atoms.rattle(0.02, seed=1)
+    first = mechanics.zero_kelvin_pv(atoms, EMT(), strains=(0.0, 0.02), progress=False,
+                                     workdir=tmp_path / "cu")
+    assert (tmp_path / "cu" / "zero_k.json").is_file() and (first.relax_steps > 0).all()
+
+    class Refuses(EMT):  # a second call must not compute anything
+        def calculate(self, *args, **kwargs):
+            raise AssertionError("computed again")
+
+    again = mechanics.zero_kelvin_pv(atoms, Refuses(), strains=(0.0, 0.02), progress=False,
+                                     workdir=tmp_path / "cu")
+    assert np.allclose(again.to_numpy(), first.to_numpy()) and list(again.index) == [0.0, 0.02]
+    with pytest.raises(RunFolderError, match="strains"):
+        mechanics.zero_kelvin_pv(atoms, EMT(), strains=(0.0, 0.03), progress=False, workdir=tmp_path / "cu")
+    moved = atoms.copy()
+    moved.positions[0] += 0.1
+    with pytest.raises(RunFolderError, match="structure"):
+        mechanics.zero_kelvin_pv(moved, EMT(), strains=(0.0, 0.02), progress=False, workdir=tmp_path / "cu")
+
+
 def test_zero_kelvin_pv_matches_an_independent_eos_fit():
     from ase.build import bulk
     from ase.calculators.emt import EMT

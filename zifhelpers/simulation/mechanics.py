@@ -262,8 +262,18 @@ def strain_fluctuation_run(
                      if f.info.get("stage") == "production"])
 
 
+def _structure_digest(atoms) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for array in (atoms.numbers, atoms.cell.array, atoms.positions):
+        digest.update(np.ascontiguousarray(array, dtype=float).tobytes())
+    return digest.hexdigest()[:16]
+
+
 def zero_kelvin_pv(atoms, calc, strains=(-0.04, -0.02, 0.0, 0.02, 0.04), relax: bool = True,
-                   fmax: float = 0.05, max_steps: int = 200, progress: bool = True, reference=None):
+                   fmax: float = 0.05, max_steps: int = 200, progress: bool = True, reference=None,
+                   workdir=None):
     """Static P(V) at 0 K: positions relaxed (FIRE) at each isotropically scaled cell.
 
     Returns a DataFrame with ``volume_A3``, ``pressure_GPa`` (from the stress,
@@ -273,15 +283,36 @@ def zero_kelvin_pv(atoms, calc, strains=(-0.04, -0.02, 0.0, 0.02, 0.04), relax: 
     that ``calc`` relaxed (a student relaxes, the reference measures; at the
     student's minimum the reference's residual forces are those of the
     student's error, so this is the reference's P(V) to first order).
+
+    With ``workdir``, the table is kept in ``workdir/zero_k.json`` with its
+    inputs (strains, relaxation settings, whether a reference measured, a
+    digest of the structure) and read back on the next call instead of being
+    computed again; a file written with other inputs is an error naming them,
+    as a run folder of :class:`~zifhelpers.simulation.md.MDRun` is.
     """
+    import json
+    from pathlib import Path
+
     import pandas as pd
     from ase.optimize import FIRE
     from tqdm.auto import tqdm
 
-    from .md import check_md_structure
+    from .md import RunFolderError, _atomic_write, check_md_structure
 
     check_md_structure(atoms, "zero_kelvin_pv")
     strains = _check_strains(strains, "zero_kelvin_pv")
+    inputs = {"strains": [float(x) for x in strains], "relax": bool(relax), "fmax": float(fmax),
+              "max_steps": int(max_steps), "reference": reference is not None,
+              "structure": _structure_digest(atoms)}
+    stored = Path(workdir) / "zero_k.json" if workdir is not None else None
+    if stored is not None and stored.is_file():
+        record = json.loads(stored.read_text())
+        differ = sorted(k for k in inputs if record.get("inputs", {}).get(k) != inputs[k])
+        if differ:
+            raise RunFolderError(f"{stored} was written with other inputs ({', '.join(differ)}): "
+                                 f"stored {[record.get('inputs', {}).get(k) for k in differ]}, "
+                                 f"asked {[inputs[k] for k in differ]}; use another workdir")
+        return pd.DataFrame(record["rows"]).set_index("strain")
     rows = []
     for strain in tqdm(strains, desc="0 K P(V)", disable=not progress):
         work = atoms.copy()
@@ -301,4 +332,7 @@ def zero_kelvin_pv(atoms, calc, strains=(-0.04, -0.02, 0.0, 0.02, 0.04), relax: 
             measured.calc = reference
             row["pressure_ref_GPa"] = float(-measured.get_stress(voigt=True)[:3].mean() * EV_PER_A3_TO_GPA)
         rows.append(row)
+    if stored is not None:
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(stored, json.dumps({"inputs": inputs, "rows": rows}, indent=1).encode())
     return pd.DataFrame(rows).set_index("strain")
