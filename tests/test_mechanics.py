@@ -26,6 +26,30 @@ def test_bm2_fit_recovers_k0_and_v0_from_noisy_data():
     assert fit["rho0_g_cm3"] == pytest.approx(5303.0 / v0 * 1.66054, rel=0.01)
 
 
+def test_bm2_fit_scales_its_errors_when_points_scatter_beyond_their_error_bars():
+    # points scattered by 0.03 GPa (a glass relaxing differently at each volume) but given
+    # block errors of 0.006: the fit's errors grow by the Birge ratio, to the scatter's size
+    v0, k0 = 4700.0, 1.3
+    volumes = 4380.0 * (1 + 0.015 * np.arange(-3, 4))
+    errors = np.full(volumes.size, 0.006)
+    k_fits, k_errs, ratios = [], [], []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        pressures = elastic.birch_murnaghan2(volumes, k0, v0) + rng.normal(scale=0.03, size=volumes.size)
+        fit = elastic.fit_birch_murnaghan2(volumes, pressures, errors)
+        k_fits.append(fit["K0_GPa"])
+        k_errs.append(fit["K0_err_GPa"])
+        ratios.append(fit["errors_scaled_by"])
+    assert np.median(ratios) == pytest.approx(5.0, rel=0.3)  # sqrt(chi2/dof) ~ 0.03 / 0.006
+    # the scaled errors describe the spread of K0 over the 40 data sets (unscaled: 5x too small)
+    assert np.median(k_errs) == pytest.approx(np.std(k_fits), rel=0.35)
+    # consistent points: chi2/dof about 1 and errors never scaled down
+    pressures = elastic.birch_murnaghan2(volumes, k0, v0) + np.random.default_rng(1).normal(
+        scale=0.006, size=volumes.size)
+    fit = elastic.fit_birch_murnaghan2(volumes, pressures, errors)
+    assert fit["errors_scaled_by"] >= 1.0 and fit["chi2_dof"] < 4
+
+
 def test_bm2_bad_input():
     with pytest.raises(ValueError, match="at least 3"):
         elastic.fit_birch_murnaghan2([1.0, 2.0], [0.1, 0.0])

@@ -78,6 +78,11 @@ def fit_birch_murnaghan2(volumes, pressures, pressure_errors=None, mass_amu: flo
     dict
         ``K0_GPa``, ``K0_err_GPa``, ``V0_A3``, ``V0_err_A3`` (1σ from the fit's
         covariance) and, with ``mass_amu``, ``rho0_g_cm3`` and ``rho0_err_g_cm3``;
+        with ``pressure_errors``, ``chi2_dof`` (the scatter of the points about
+        the fit in units of their errors) and, where it exceeds 1, errors scaled
+        by √(χ²/dof) (the Birge ratio, ``errors_scaled_by``): a glass whose
+        volumes relax into different local structures scatters more than the
+        block errors of single runs say;
         ``physical`` is False (and a warning says why) when the pressure does
         not fall as the volume grows or the fitted K0 is not positive: such a
         K0 is not a bulk modulus, however small its error bar.
@@ -104,8 +109,14 @@ def fit_birch_murnaghan2(volumes, pressures, pressure_errors=None, mass_amu: flo
         absolute_sigma=sigma is not None, maxfev=10000,
     )
     err = np.sqrt(np.diag(cov))
+    extra = {}
+    if sigma is not None and len(v) > 2:
+        chi2_dof = float((((p - birch_murnaghan2(v, *params)) / sigma) ** 2).sum() / (len(v) - 2))
+        scale = float(np.sqrt(max(1.0, chi2_dof)))
+        err = err * scale
+        extra = {"chi2_dof": chi2_dof, "errors_scaled_by": scale}
     out = {"K0_GPa": float(params[0]), "K0_err_GPa": float(err[0]),
-           "V0_A3": float(params[1]), "V0_err_A3": float(err[1]), "physical": True}
+           "V0_A3": float(params[1]), "V0_err_A3": float(err[1]), "physical": True, **extra}
     by_volume = p[np.argsort(v)]
     problems = []
     if params[0] <= 0:
