@@ -405,6 +405,9 @@ def test_summarize_fits_gives_the_mean_and_spread_of_a_group():
     assert g["K0_sd_GPa"] == pytest.approx(np.sqrt(0.5))
     assert g["K0_err_GPa"] == pytest.approx(0.5)  # the spread dominates the fit errors
     assert out["crystal"]["K0_sd_GPa"] is None and out["crystal"]["K0_err_GPa"] == pytest.approx(0.3)
+    assert "unphysical" not in g
+    fits["glass02"]["physical"] = False
+    assert elastic.summarize_fits(fits, {"glasses": ["glass01", "glass02"]})["glasses"]["unphysical"] == ["glass02"]
 
 
 def test_summarize_elastic_averages_hill_moduli_and_skips_unstable_tensors():

@@ -423,6 +423,9 @@ def _summarize(entries: dict[str, dict], groups: dict[str, list[str]],
         if not members:
             continue
         entry: dict = {"n": len(members), "members": members}
+        flagged = [n for n in members if entries[n].get("physical") is False]
+        if flagged:  # a fit whose pressure did not fall at every volume step (fit_birch_murnaghan2)
+            entry["unphysical"] = flagged
         for key, err_key, stem in quantities:
             missing = [n for n in members if entries[n].get(key) is None]
             if missing:
@@ -447,6 +450,8 @@ def summarize_fits(fits: dict[str, dict], groups: dict[str, list[str]]) -> dict[
     ``K0_err_GPa`` (standard error of the mean: the larger of the spread's
     sd/√n and the members' fit errors combined, √Σerr²/n) and the same for
     ``rho0_*_g_cm3``. Comparable with a paper's mean ± spread over models.
+    Members whose fit is flagged ``physical: False`` stay in the mean and are
+    listed under ``unphysical``.
     """
     return _summarize(fits, groups, [("K0_GPa", "K0_err_GPa", "K0_{}_GPa"),
                                      ("rho0_g_cm3", "rho0_err_g_cm3", "rho0_{}_g_cm3")])
