@@ -211,6 +211,32 @@ def test_finite_strain_runs_give_a_falling_pressure(tmp_path):
     assert cells.shape == (60, 3, 3)
 
 
+def test_finite_strain_runs_as_a_path_carry_each_volume_on_to_the_next(tmp_path):
+    from ase.build import bulk
+
+    from zifhelpers.simulation.md import read_thermo, read_trajectory
+
+    assert mechanics._visiting_order([-0.03, -0.015, 0.0, 0.015, 0.03], path=True) == [
+        (0.0, None), (0.015, 0.0), (0.03, 0.015), (-0.015, 0.0), (-0.03, -0.015)]
+    atoms = bulk("Cu", cubic=True).repeat(2)
+    table = mechanics.finite_strain_runs(atoms, tmp_path, calculator="emt", strains=(0.02, -0.02, 0.0),
+                                         equilibrate_ps=0.02, production_ps=0.05, frame_every=5,
+                                         progress=False, path_deform_ps=0.02)
+    assert list(table.index) == [0.02, -0.02, 0.0]  # the caller's order, whatever the path's
+    assert table.pressure_GPa[-0.02] > table.pressure_GPa[0.0] > table.pressure_GPa[0.02]
+    # +2 % starts from the last frame of 0 % and is stretched to its volume before equilibrating
+    last_of_zero = read_trajectory(tmp_path / "path+0.000", index=-1)
+    start = read_trajectory(tmp_path / "path+0.020", index=0)
+    assert np.allclose(start.positions, last_of_zero.positions)
+    thermo = read_thermo(tmp_path / "path+0.020")
+    assert list(dict.fromkeys(thermo.stage)) == ["deform", "equilibrate", "production"]
+    assert thermo.volume_A3.iloc[-1] == pytest.approx(table.volume_A3[0.02])
+    assert thermo.volume_A3.iloc[0] == pytest.approx(atoms.get_volume())
+    assert not (tmp_path / "strain+0.020").exists()
+    with pytest.raises(ValueError, match="path_deform_ps"):
+        mechanics.finite_strain_runs(atoms, tmp_path / "x", calculator="emt", path_deform_ps=0.0)
+
+
 def test_finite_strain_runs_with_a_reference_correct_the_samplers_bias(tmp_path):
     """Argon sampled with a 10 % deeper LJ well; the reference is the true one."""
     from ase.build import bulk

@@ -45,6 +45,32 @@ def _equilibrate_then_produce(temperature_K: float, equilibrate_ps: float, produ
     return schedule.plateau("production", temperature_K, production_ps)
 
 
+def _visiting_order(strains: list[float], path: bool) -> list[tuple[float, float | None]]:
+    """(strain, the strain whose last frame it starts from) in the order to run them."""
+    if not path:
+        return [(s, None) for s in strains]
+    ordered = sorted(strains, key=abs)
+    first = ordered[0]
+    up = sorted(s for s in strains if s > first)
+    down = sorted((s for s in strains if s < first), reverse=True)
+    order = [(first, None)]
+    for side in (up, down):
+        previous = first
+        for s in side:
+            order.append((s, previous))
+            previous = s
+    return order
+
+
+def _path_schedule(temperature_K: float, deform_ps: float, volume_A3: float, equilibrate_ps: float,
+                   production_ps: float, timestep_fs: float):
+    from .md import Schedule
+
+    schedule = Schedule(timestep_fs).deform("deform", temperature_K, deform_ps, volume_A3)
+    schedule.plateau("equilibrate", temperature_K, equilibrate_ps)
+    return schedule.plateau("production", temperature_K, production_ps)
+
+
 def finite_strain_runs(
     atoms,
     workdir,
@@ -61,12 +87,23 @@ def finite_strain_runs(
     hydrogen_mass_amu: float | None = None,
     reference=None,
     reference_frames: int = 20,
+    path_deform_ps: float | None = None,
 ):
     """NVT runs at isotropically scaled volumes V = (1 + strain) V_start.
 
     Each run (folder ``workdir/strain±x.xxx``, checkpointed) equilibrates, then
     measures; the mean pressure of the production frames (kinetic term
     included) and its block-averaged standard error are returned.
+
+    By default every volume starts from ``atoms`` rescaled at once. With
+    ``path_deform_ps``, the volumes are visited as a path, as Castel et al.
+    (Digital Discovery 2024) did: the strain nearest 0 starts from ``atoms``,
+    and each further one, outwards on either side, from the last frame of its
+    neighbour towards 0, squeezed or stretched to its volume over
+    ``path_deform_ps`` (:meth:`~zifhelpers.simulation.md.Schedule.deform`)
+    before its equilibration (folders ``workdir/path±x.xxx``). A glass then
+    carries its structure from one volume to the next instead of relaxing
+    anew from the rescaled start at each.
     ``hydrogen_mass_amu`` (e.g. 4 with ``timestep_fs=2``) changes the
     dynamics, not the mean pressure, a static average.
 
@@ -94,14 +131,23 @@ def finite_strain_runs(
     _check_counts(frame_every=frame_every)
     if reference is not None:
         _check_counts(reference_frames=reference_frames)
-    rows = []
-    for strain in strains:
+    if path_deform_ps is not None and not (np.isfinite(path_deform_ps) and path_deform_ps > 0):
+        raise ValueError(f"finite_strain_runs: path_deform_ps must be > 0 ps, got {path_deform_ps}")
+    rows = {}
+    for strain, start_from in _visiting_order(strains, path_deform_ps is not None):
         scaled = atoms.copy()
         scaled.set_cell(atoms.cell.array * (1.0 + strain) ** (1.0 / 3.0), scale_atoms=True)
         folder = f"{workdir}/strain{strain:+.3f}"
         schedule = _equilibrate_then_produce(temperature_K, equilibrate_ps, production_ps,
                                              timestep_fs)
-        MDRun(folder, scaled, schedule, calculator=calculator, ensemble="nvt-nhc",
+        start = scaled
+        if path_deform_ps is not None:
+            folder = f"{workdir}/path{strain:+.3f}"
+            if start_from is not None:  # the neighbour's last frame, brought to this volume
+                start = read_trajectory(f"{workdir}/path{start_from:+.3f}", index=-1)
+                schedule = _path_schedule(temperature_K, path_deform_ps, scaled.get_volume(),
+                                          equilibrate_ps, production_ps, timestep_fs)
+        MDRun(folder, start, schedule, calculator=calculator, ensemble="nvt-nhc",
               frame_every=frame_every, seed=seed, calc=calc,
               hydrogen_mass_amu=hydrogen_mass_amu).run(progress=progress)
         thermo = read_thermo(folder)
@@ -122,8 +168,8 @@ def finite_strain_runs(
                        pressure_ref_err_GPa=float(np.hypot(err, bias_err)),
                        bias_GPa=checked["pressure_bias_GPa"],
                        force_mae_meV_A=checked["force_mae_mean_meV_A"])
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("strain")
+        rows[strain] = row
+    return pd.DataFrame([rows[strain] for strain in strains]).set_index("strain")
 
 
 def stress_strain_runs(
