@@ -174,3 +174,24 @@ def test_zero_kelvin_checks_list_each_structure_and_the_glasses_mean(tmp_path):
     assert "| glass02 | nequip-w32m | 2.000 | 2.600 | 1.200 | 1.230 |" in text
     assert "| *ab initio* glasses, mean ± sd (2) | | | 2.400 ± 0.283 | | 1.220 ± 0.014 |" in text
     assert "`results/cpu/results/05_mechanics.json`" in text
+
+
+def test_table1_checks_pair_the_screen_with_the_papers_rows_and_rank_them(tmp_path):
+    from zifhelpers.data.paper import TABLE1
+
+    # a screen whose force errors are the paper's plus 5 meV/A keeps the paper's order exactly
+    names = ["l=1, r=6", "l=2, r=4", "l=2, r=5", "l=2, r=6"]
+    table1 = {n: {"energy_mae_meV_atom": 1.0, "force_mae_meV_A": TABLE1[n]["force_mae_meV_A"] + 5,
+                  "stress_mae_MPa": 400.0} for n in names}
+    table1["this notebook's student"] = {"energy_mae_meV_atom": 2.0, "force_mae_meV_A": 40.0}
+    _write(tmp_path, "results/cpu/results/02_training.json",
+           {"notebook": "02", "profile": "quick", "values": {"table1": table1}})
+    (check,) = report.table1_checks(tmp_path)
+    assert [r["row"] for r in check["rows"]] == names  # the paper's rows only, in its order
+    assert check["force_rank_correlation"] == pytest.approx(1.0)
+    assert check["rows"][0]["force_mae_meV_A_paper"] == 20.5
+    text = report.render(report.collect(tmp_path, []), table1=[check])
+    assert "Table 1: the hyper-parameter screen (`quick` profile)" in text and "**+1.00**" in text
+    assert "| l=2, r=5 | 1.00, 0.70 | 21.3, 16.3 | 400, 320 |" in text
+    assert report.spearman([1.0, 2.0], [2.0, 1.0]) is None
+    assert report.spearman([1.0, 2.0, 3.0], [3.0, 2.0, 1.0]) == pytest.approx(-1.0)
