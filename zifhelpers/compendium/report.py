@@ -258,6 +258,19 @@ def collect(root: str | os.PathLike | None = None,
     return rows
 
 
+def _results_records(root: Path, pattern: str = "**/*.json"):
+    """(path, record) of each readable results JSON under ``root/results`` (run folders skipped)."""
+    for path in sorted((root / "results").glob(pattern)):
+        if "/md/" in path.as_posix():
+            continue
+        try:
+            record = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        if isinstance(record, dict):
+            yield path, record
+
+
 def sampler_checks(root: str | os.PathLike | None = None) -> list[dict[str, Any]]:
     """Every committed measurement of a sampler against the reference on its own frames.
 
@@ -267,15 +280,8 @@ def sampler_checks(root: str | os.PathLike | None = None) -> list[dict[str, Any]
     """
     root = Path(root) if root else repo_root()
     rows = []
-    for path in sorted((root / "results").glob("**/*.json")):
-        if "/md/" in path.as_posix():
-            continue
-        try:
-            record = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            continue
-        checked = (record.get("values") or {}).get("reference_on_frames") if isinstance(
-            record, dict) else None
+    for path, record in _results_records(root):
+        checked = (record.get("values") or {}).get("reference_on_frames")
         if isinstance(checked, dict) and checked.get("n_frames"):
             rows.append({"source": path.relative_to(root).as_posix(),
                          "potential": record["values"].get("potential", ""), **checked})
@@ -322,14 +328,8 @@ def zero_kelvin_checks(root: str | os.PathLike | None = None) -> list[dict[str, 
     """
     root = Path(root) if root else repo_root()
     rows = []
-    for path in sorted((root / "results").glob("**/*.json")):
-        if "/md/" in path.as_posix():
-            continue
-        try:
-            record = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            continue
-        values = record.get("values") if isinstance(record, dict) else None
+    for path, record in _results_records(root):
+        values = record.get("values")
         zero_k = values.get("zero_k") if isinstance(values, dict) else None
         if not isinstance(zero_k, dict):
             continue
@@ -364,11 +364,8 @@ def table1_checks(root: str | os.PathLike | None = None) -> list[dict[str, Any]]
     """
     root = Path(root) if root else repo_root()
     out = []
-    for path in sorted((root / "results").glob("**/02_training.json")):
-        if "/md/" in path.as_posix():
-            continue
-        record = json.loads(path.read_text())
-        table = ((record.get("values") or {}).get("table1") or {}) if isinstance(record, dict) else {}
+    for path, record in _results_records(root, "**/02_training.json"):
+        table = (record.get("values") or {}).get("table1") or {}
         rows = [{"row": name, **{f"{col}_{who}": src.get(col) for col in
                                  ("energy_mae_meV_atom", "force_mae_meV_A", "stress_mae_MPa")
                                  for who, src in (("ours", table[name]), ("paper", TABLE1[name]))}}
