@@ -489,3 +489,39 @@ def test_stress_strain_seeds_are_independent_runs_that_shrink_the_errors(tmp_pat
     assert 0.4 < np.median(ratio) < 1.0  # about 1/sqrt 2 with errors of errors
     with pytest.raises(ValueError, match="distinct"):
         mechanics.stress_strain_runs(atoms, tmp_path / "x", seeds=[1, 1], **kwargs)
+
+
+def test_finished_runs_are_read_back_from_their_summaries_alone(tmp_path, monkeypatch):
+    """A new machine has only the committed summary.json files: no MD runs again, same rows."""
+    import shutil
+
+    from ase.build import bulk
+
+    from zifhelpers.simulation.md import MDRun, RunFolderError
+
+    atoms = bulk("Cu", cubic=True).repeat(2)
+    kwargs = dict(calculator="emt", equilibrate_ps=0.01, production_ps=0.03, frame_every=3,
+                  progress=False, timestep_fs=2.0)
+    pv = mechanics.finite_strain_runs(atoms, tmp_path / "pv", strains=(0.02, -0.02, 0.0),
+                                      path_deform_ps=0.01, **kwargs)
+    ss = mechanics.stress_strain_runs(atoms, tmp_path / "ss", strain=0.01, seeds=[1], **kwargs)
+    cells = mechanics.strain_fluctuation_run(atoms, tmp_path / "nst", **kwargs)
+    for folder in tmp_path.rglob("run.json"):  # keep what git keeps
+        for path in folder.parent.iterdir():
+            if path.name != mechanics.SUMMARY_FILE:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+    monkeypatch.setattr(MDRun, "run", lambda *a, **k: pytest.fail("an MD run started again"))
+    again = mechanics.finite_strain_runs(atoms, tmp_path / "pv", strains=(0.02, -0.02, 0.0),
+                                         path_deform_ps=0.01, **kwargs)
+    assert again.equals(pv) or np.allclose(again.to_numpy(), pv.to_numpy(), rtol=1e-12)
+    ss_again = mechanics.stress_strain_runs(atoms, tmp_path / "ss", strain=0.01, seeds=[1], **kwargs)
+    np.testing.assert_allclose(ss_again.to_numpy(), ss.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(mechanics.strain_fluctuation_run(atoms, tmp_path / "nst", **kwargs),
+                               cells, rtol=1e-12)
+    # a summary made with other inputs is refused, naming what differs
+    with pytest.raises(RunFolderError, match="seed: folder has 1, asked 2"):
+        mechanics.stress_strain_runs(atoms, tmp_path / "ss" / "seed1", strain=0.01, seed=2,
+                                     **{k: v for k, v in kwargs.items()})
+    with pytest.raises(RunFolderError, match="production"):
+        mechanics.strain_fluctuation_run(atoms, tmp_path / "nst",
+                                         **{**kwargs, "production_ps": 0.05})

@@ -71,6 +71,87 @@ def _path_schedule(temperature_K: float, deform_ps: float, volume_A3: float, equ
     return schedule.plateau("production", temperature_K, production_ps)
 
 
+#: What a finished run of this module leaves to be committed: its measured row (and, for a path,
+#: its last frame), with the inputs that made it. The trajectory stays git-ignored; a new machine
+#: with only these files reads the results back instead of running again.
+SUMMARY_FILE = "summary.json"
+
+
+def _summary_inputs(run, start, reference, reference_frames: int) -> dict:
+    """What a stored row depends on: the MD recipe, the starting structure, who measured."""
+    return {"recipe": run._recipe(), "start": _structure_digest(start, decimals=4),
+            "reference": reference is not None,
+            "reference_frames": int(reference_frames) if reference is not None else 0}
+
+
+def _read_summary(folder, inputs: dict) -> dict | None:
+    """The stored record of a finished run, None when there is none; an error when made otherwise."""
+    import json
+    from pathlib import Path
+
+    from .md import RunFolderError, _differences
+
+    path = Path(folder) / SUMMARY_FILE
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        stored = record["inputs"]
+        record["row"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise RunFolderError(f"{path}: not a run summary ({type(err).__name__}: {err}); "
+                             "delete it to measure the run again") from None
+    problems = _differences(stored, inputs)
+    if problems:
+        raise RunFolderError(f"{path} was written for a run with other inputs; use another "
+                             "folder or delete it:\n  " + "\n  ".join(problems))
+    return record
+
+
+def _write_summary(folder, inputs: dict, row: dict, last_frame=None, **arrays) -> None:
+    import io
+    import json
+    from pathlib import Path
+
+    import ase.io
+
+    from .md import _atomic_write
+
+    record = {"inputs": inputs, "row": {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                                        for k, v in row.items()}}
+    record.update({k: np.asarray(v).tolist() for k, v in arrays.items()})
+    if last_frame is not None:
+        text = io.StringIO()
+        ase.io.write(text, last_frame, format="extxyz")
+        record["last_frame"] = text.getvalue()
+    _atomic_write(Path(folder) / SUMMARY_FILE, (json.dumps(record, indent=1, default=_plain) + "\n").encode())
+
+
+def _plain(value):
+    """NumPy scalars as Python numbers, for json."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not a number json can store")
+
+
+def _last_frame(folder):
+    """The last frame of a finished run: from its trajectory, or from its summary on a new machine."""
+    import io
+    import json
+    from pathlib import Path
+
+    import ase.io
+
+    from .md import read_trajectory
+
+    if (Path(folder) / "trajectory.extxyz").is_file():
+        return read_trajectory(folder, index=-1)
+    path = Path(folder) / SUMMARY_FILE
+    if path.is_file() and "last_frame" in (record := json.loads(path.read_text())):
+        return ase.io.read(io.StringIO(record["last_frame"]), format="extxyz")
+    raise FileNotFoundError(f"{folder}: neither a trajectory nor a summary with its last frame")
+
+
 def finite_strain_runs(
     atoms,
     workdir,
@@ -144,12 +225,18 @@ def finite_strain_runs(
         if path_deform_ps is not None:
             folder = f"{workdir}/path{strain:+.3f}"
             if start_from is not None:  # the neighbour's last frame, brought to this volume
-                start = read_trajectory(f"{workdir}/path{start_from:+.3f}", index=-1)
+                start = _last_frame(f"{workdir}/path{start_from:+.3f}")
                 schedule = _path_schedule(temperature_K, path_deform_ps, scaled.get_volume(),
                                           equilibrate_ps, production_ps, timestep_fs)
-        MDRun(folder, start, schedule, calculator=calculator, ensemble="nvt-nhc",
-              frame_every=frame_every, seed=seed, calc=calc,
-              hydrogen_mass_amu=hydrogen_mass_amu).run(progress=progress)
+        run = MDRun(folder, start, schedule, calculator=calculator, ensemble="nvt-nhc",
+                    frame_every=frame_every, seed=seed, calc=calc,
+                    hydrogen_mass_amu=hydrogen_mass_amu)
+        inputs = _summary_inputs(run, start, reference, reference_frames)
+        stored = _read_summary(folder, inputs)
+        if stored is not None:
+            rows[strain] = stored["row"]
+            continue
+        run.run(progress=progress)
         thermo = read_thermo(folder)
         prod = thermo[thermo.stage == "production"]
         mean, err = block_average(prod.pressure_GPa, n_blocks=max(2, min(10, len(prod) // 2)))
@@ -169,6 +256,8 @@ def finite_strain_runs(
                        bias_GPa=checked["pressure_bias_GPa"],
                        force_mae_meV_A=checked["force_mae_mean_meV_A"])
         rows[strain] = row
+        _write_summary(folder, inputs, row,
+                       last_frame=read_trajectory(folder, index=-1) if path_deform_ps else None)
     return pd.DataFrame([rows[strain] for strain in strains]).set_index("strain")
 
 
@@ -247,9 +336,15 @@ def stress_strain_runs(
         deformed.set_cell(atoms.cell.array @ voigt_deformation(component, e).T, scale_atoms=True)
         name = f"{prefix}e{component + 1}{e:+.3f}"
         folder = f"{workdir}/{name}"
-        MDRun(folder, deformed, schedule, calculator=calculator, ensemble="nvt-nhc",
-              frame_every=frame_every, seed=run_seed, calc=calc,
-              hydrogen_mass_amu=hydrogen_mass_amu).run(progress=progress)
+        run = MDRun(folder, deformed, schedule, calculator=calculator, ensemble="nvt-nhc",
+                    frame_every=frame_every, seed=run_seed, calc=calc,
+                    hydrogen_mass_amu=hydrogen_mass_amu)
+        inputs = _summary_inputs(run, deformed, reference, reference_frames)
+        stored = _read_summary(folder, inputs)
+        if stored is not None:
+            rows.append(stored["row"])
+            continue
+        run.run(progress=progress)
         frames = [f for f in read_trajectory(folder) if f.info.get("stage") == "production"]
         if len(frames) < 4:
             raise ValueError(f"{folder}: {len(frames)} production frames; at least 4 are needed "
@@ -273,6 +368,7 @@ def stress_strain_runs(
                                                               checked["stress_bias_err_GPa"][k]))
             row["force_mae_meV_A"] = checked["force_mae_mean_meV_A"]
         rows.append(row)
+        _write_summary(folder, inputs, row)
     return pd.DataFrame(rows).set_index("run")
 
 
@@ -300,20 +396,31 @@ def strain_fluctuation_run(
 
     schedule = _equilibrate_then_produce(temperature_K, equilibrate_ps, production_ps,
                                          timestep_fs)
-    MDRun(workdir, atoms, schedule, calculator=calculator, ensemble="npt-mtk",
-          pressure_GPa=pressure_GPa, tdamp_fs=100.0, pdamp_fs=1000.0,
-          frame_every=frame_every, seed=seed, calc=calc,
-          hydrogen_mass_amu=hydrogen_mass_amu).run(progress=progress)
-    return np.array([f.cell.array for f in read_trajectory(workdir)
-                     if f.info.get("stage") == "production"])
+    run = MDRun(workdir, atoms, schedule, calculator=calculator, ensemble="npt-mtk",
+                pressure_GPa=pressure_GPa, tdamp_fs=100.0, pdamp_fs=1000.0,
+                frame_every=frame_every, seed=seed, calc=calc,
+                hydrogen_mass_amu=hydrogen_mass_amu)
+    inputs = _summary_inputs(run, atoms, None, 0)
+    stored = _read_summary(workdir, inputs)
+    if stored is not None:
+        return np.asarray(stored["cells_A"], dtype=float).reshape(-1, 3, 3)
+    run.run(progress=progress)
+    cells = np.array([f.cell.array for f in read_trajectory(workdir)
+                      if f.info.get("stage") == "production"]).reshape(-1, 3, 3)
+    _write_summary(workdir, inputs, {"n_frames": len(cells)}, cells_A=cells)
+    return cells
 
 
-def _structure_digest(atoms) -> str:
+def _structure_digest(atoms, decimals: int | None = None) -> str:
+    """A short SHA-256 of numbers, cell and positions (rounded to ``decimals`` Å if given)."""
     import hashlib
 
     digest = hashlib.sha256()
     for array in (atoms.numbers, atoms.cell.array, atoms.positions):
-        digest.update(np.ascontiguousarray(array, dtype=float).tobytes())
+        array = np.ascontiguousarray(array, dtype=float)
+        if decimals is not None:
+            array = np.round(array, decimals) + 0.0  # + 0.0: -0.0 and 0.0 digest alike
+        digest.update(array.tobytes())
     return digest.hexdigest()[:16]
 
 
