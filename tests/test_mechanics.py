@@ -525,3 +525,12 @@ def test_finished_runs_are_read_back_from_their_summaries_alone(tmp_path, monkey
     with pytest.raises(RunFolderError, match="production"):
         mechanics.strain_fluctuation_run(atoms, tmp_path / "nst",
                                          **{**kwargs, "production_ps": 0.05})
+
+
+def test_a_constant_pressure_offset_moves_bm2_v0_up_and_k0_down_by_four_times_it():
+    """What report.offset_note says of a sampling bias δ: V0 by about δ/K0, K0 by about −4δ."""
+    volumes = np.linspace(4100.0, 4700.0, 7)
+    pressure = elastic.birch_murnaghan2(volumes, 1.30, 4577.0)
+    fit = elastic.fit_birch_murnaghan2(volumes, pressure + 0.06, np.full(7, 0.01))
+    assert fit["K0_GPa"] == pytest.approx(1.30 - 4 * 0.06, abs=0.03)
+    assert fit["V0_A3"] / 4577.0 - 1 == pytest.approx(0.06 / 1.30, rel=0.2)

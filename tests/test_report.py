@@ -153,6 +153,7 @@ def test_offset_note_calls_a_significant_offset_a_sampling_bias():
     note = report.offset_note(bias, "crystal")
     assert note.startswith("crystal: the reference reads +0.060 ± 0.008 GPa")
     assert "same 3 volumes" in note and "sampling bias" in note
+    assert "K0 by about −K′·offset = -0.24 GPa" in note  # K(P) = K0 + 4P near P = 0
     one = report.offset_note({**bias, "n": 1, "offset_GPa": 0.005, "chi2_dof": float("nan"),
                               "source": "this CPU"}, "glass01")
     assert "one volume" in one and "(this CPU)" in one and "sampling bias" not in one

@@ -181,7 +181,9 @@ def offset_note(bias: dict[str, Any], system: str) -> str:
     (the reference's pressure on the sampler's frames minus the reference's
     own MD at the same volumes) and, optionally, ``source`` (which run of the
     reference's own MD). The offset is called a sampling bias when it is over
-    twice its error; it moves the zero-pressure volume by about offset / K.
+    twice its error. A constant offset δ shifts the fitted P(V) by δ, so the
+    zero-pressure volume moves by about δ / K0 and the modulus there by about
+    −K′ δ (K′ = 4 in the second-order Birch–Murnaghan form).
     """
     for field in ("offset_GPa", "offset_err_GPa", "n"):
         if field not in bias:
@@ -194,7 +196,8 @@ def offset_note(bias: dict[str, Any], system: str) -> str:
     text = (f"{system}: the reference reads {offset:+.3f} ± {err:.3f} GPa more on the student's "
             f"frames than in its own MD{source} {where}")
     if abs(offset) > 2 * err:
-        text += ": a sampling bias, which moves V0 by about offset/K"
+        text += (f": a sampling bias, which moves V0 by about offset/K0 and K0 by about "
+                 f"−K′·offset = {-4 * offset:+.2f} GPa (BM2, K′ = 4)")
     return text
 
 
