@@ -1,9 +1,10 @@
-"""Command line: ``python -m zifhelpers {run,fetch,md-resume,convert-published,report} ...``."""
+"""Command line: ``python -m zifhelpers {run,fetch,md-resume,pack,convert-published,report} ...``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .compendium.profiles import PROFILES
 
@@ -51,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
                       help="also compile it (AOT Inductor) and copy the result here")
     conv.add_argument("--device", default=None, help="cpu or cuda (default: cuda if visible)")
     conv.add_argument("--target", default="ase", help="nequip-compile target: ase, batch, ...")
+    pack = sub.add_parser(
+        "pack", help="snapshot the MD runs under a folder into run.tar.gz files git can keep "
+                     "(unfinished runs, and finished ones without a summary.json)")
+    pack.add_argument("root", help="e.g. results/cpu/md")
     rep = sub.add_parser("report", help="write REPRODUCTION.md from the committed results")
     rep.add_argument("--check", action="store_true",
                      help="only compare: exit 1 when REPRODUCTION.md is out of date")
@@ -64,6 +69,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path} is out of date: run `python -m zifhelpers report`", file=sys.stderr)
             return 1
         print(f"{path} {'is up to date' if args.check else 'written'}")
+        return 0
+
+    if args.command == "pack":
+        from .simulation.archive import pack_runs
+        from .simulation.md import RunFolderError
+
+        if not Path(args.root).is_dir():
+            print(f"error: {args.root} is not a folder", file=sys.stderr)
+            return 2
+        try:
+            out = pack_runs(args.root)
+        except RunFolderError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        size = sum(p.stat().st_size for p in out["packed"]) / 2**20
+        print(f"{len(out['packed'])} runs packed ({size:.1f} MiB), {len(out['removed'])} archives "
+              f"removed (read back from summary.json), {len(out['skipped'])} without a checkpoint "
+              f"yet; commit them with `git add -A {args.root}`")
         return 0
 
     if args.command == "convert-published":

@@ -44,11 +44,9 @@ not repaired.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
-import pickle
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -57,6 +55,8 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator
+
+from .runfolder import RunFolderError, _atomic_write, _dump_checkpoint, _read_checkpoint
 
 __all__ = [
     "Stage",
@@ -72,34 +72,6 @@ __all__ = [
 EV_PER_A3_TO_GPA = 160.21766208
 ENSEMBLES = ("nve", "nvt-bussi", "nvt-nhc", "npt-mtk")
 _STATE_ATTRS = ("_eta", "_p_eta", "_xi", "_p_xi", "_p_g", "transferred_energy")
-
-
-class RunFolderError(RuntimeError):
-    """A run folder that cannot be used as asked: in use, damaged, or made with other inputs."""
-
-
-def _dump_checkpoint(state: dict) -> bytes:
-    payload = pickle.dumps(state)
-    return pickle.dumps({"format": 2, "sha256": hashlib.sha256(payload).hexdigest(),
-                         "state": payload})
-
-
-def _read_checkpoint(path: Path) -> dict:
-    """A checkpoint's state; :class:`RunFolderError` naming the file when it is damaged."""
-    try:
-        with open(path, "rb") as handle:
-            outer = pickle.load(handle)
-    except Exception as err:  # truncated, overwritten, not a pickle
-        raise RunFolderError(f"{path}: unreadable checkpoint ({type(err).__name__}: {err})") \
-            from None
-    if isinstance(outer, dict) and outer.get("format") == 2:
-        payload = outer.get("state", b"")
-        if hashlib.sha256(payload).hexdigest() != outer.get("sha256"):
-            raise RunFolderError(f"{path}: checkpoint content does not match its SHA-256")
-        return pickle.loads(payload)
-    if isinstance(outer, dict) and {"step", "positions", "momenta"} <= set(outer):
-        return outer  # written before checkpoints carried a checksum
-    raise RunFolderError(f"{path}: not an MD checkpoint (found {type(outer).__name__})")
 
 
 class _FolderLock:
@@ -294,13 +266,11 @@ class Schedule:
         return cls(data["timestep_fs"], [Stage(**s) for s in data["stages"]])
 
 
-def _atomic_write(path: Path, payload: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(payload)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+def _restore(workdir: Path) -> bool:
+    """Unpack a run archive (``run.tar.gz``) if the folder has one newer than its own run."""
+    from .archive import restore_run
+
+    return restore_run(workdir) if Path(workdir).is_dir() else False
 
 
 def _write_frame_text(atoms: Atoms, info: dict, forces: np.ndarray | None = None) -> str:
@@ -330,6 +300,8 @@ def read_trajectory(path: str | os.PathLike, index: str | int = ":") -> list[Ato
     path = Path(path)
     if path.is_dir():
         path = path / "trajectory.extxyz"
+    if not path.is_file():
+        _restore(path.parent)
     if not path.is_file():
         raise FileNotFoundError(f"no trajectory at {path}")
     lines = path.read_text().splitlines(keepends=True)
@@ -365,6 +337,8 @@ def read_thermo(path: str | os.PathLike):
     path = Path(path)
     if path.is_dir():
         path = path / "thermo.csv"
+    if not path.is_file():
+        _restore(path.parent)
     return pd.read_csv(path)
 
 
@@ -651,6 +625,7 @@ class MDRun:
         import ase.io
 
         workdir = Path(workdir)
+        _restore(workdir)
         recipe_path = workdir / "run.json"
         if not recipe_path.is_file():
             raise FileNotFoundError(f"{workdir} is not an MD run folder: no run.json")
@@ -1023,6 +998,7 @@ class MDRun:
         if max_steps is not None and max_steps < 0:
             raise ValueError(f"max_steps must be >= 0, got {max_steps}")
         with _FolderLock(self.workdir):
+            _restore(self.workdir)  # a run carried over from another machine in run.tar.gz
             if (self.workdir / "run.json").is_file():
                 self._check_folder_matches()
             else:
