@@ -10,7 +10,13 @@ import pytest
 from ase.build import bulk
 
 from zifhelpers.__main__ import main
-from zifhelpers.simulation.archive import ARCHIVE_FILE, pack_run, pack_runs, restore_run
+from zifhelpers.simulation.archive import (
+    ARCHIVE_FILE,
+    list_runs,
+    pack_run,
+    pack_runs,
+    restore_run,
+)
 from zifhelpers.simulation.md import (
     MDRun,
     RunFolderError,
@@ -77,6 +83,13 @@ def test_pack_runs_keeps_what_a_new_machine_needs(tmp_path):
     out = pack_runs(tmp_path, progress=False)
     assert out == {"packed": [going / ARCHIVE_FILE], "removed": [done / ARCHIVE_FILE],
                    "skipped": [fresh]}
+    _new_machine(done)
+    _new_machine(going)
+    table = list_runs(tmp_path).set_index("run")
+    assert table.loc["a/done", "state"] == "summary" and table.loc["fresh", "state"] == "prepared"
+    assert (table.loc["a/going", "state"], table.loc["a/going", "step"],
+            table.loc["a/going", "total_steps"]) == ("archived", 30, 100)
+    assert main(["runs", str(tmp_path)]) == 0
     assert main(["pack", str(tmp_path / "missing")]) == 2
     assert main(["pack", str(tmp_path)]) == 0
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m zifhelpers {run,fetch,md-resume,pack,convert-published,report} ...``."""
+"""Command line: ``python -m zifhelpers {run,fetch,md-resume,runs,pack,convert-published,report} ...``."""
 
 from __future__ import annotations
 
@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         "pack", help="snapshot the MD runs under a folder into run.tar.gz files git can keep "
                      "(unfinished runs, and finished ones without a summary.json)")
     pack.add_argument("root", help="e.g. results/cpu/md")
+    runs = sub.add_parser("runs", help="list the MD runs under a folder and how far each got")
+    runs.add_argument("root", help="e.g. results/cpu/md")
     rep = sub.add_parser("report", help="write REPRODUCTION.md from the committed results")
     rep.add_argument("--check", action="store_true",
                      help="only compare: exit 1 when REPRODUCTION.md is out of date")
@@ -87,6 +89,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(out['packed'])} runs packed ({size:.1f} MiB), {len(out['removed'])} archives "
               f"removed (read back from summary.json), {len(out['skipped'])} without a checkpoint "
               f"yet; commit them with `git add -A {args.root}`")
+        return 0
+
+    if args.command == "runs":
+        from .simulation.archive import list_runs
+
+        if not Path(args.root).is_dir():
+            print(f"error: {args.root} is not a folder", file=sys.stderr)
+            return 2
+        table = list_runs(args.root)
+        print(table.to_string(index=False) if len(table) else f"no MD runs under {args.root}")
+        counts = table.state.value_counts().to_dict() if len(table) else {}
+        print(", ".join(f"{n} {state}" for state, n in counts.items()))
         return 0
 
     if args.command == "convert-published":

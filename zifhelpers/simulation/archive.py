@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .runfolder import RunFolderError, _atomic_write, _read_checkpoint
 
-__all__ = ["ARCHIVE_FILE", "pack_run", "pack_runs", "restore_run"]
+__all__ = ["ARCHIVE_FILE", "list_runs", "pack_run", "pack_runs", "restore_run"]
 
 #: The archive's name inside a run folder (the only other file of it that git keeps
 #: besides notebook 05's ``summary.json``).
@@ -150,3 +150,45 @@ def pack_runs(root: str | os.PathLike, progress: bool = True) -> dict[str, list[
         path = pack_run(folder)
         out["packed" if path else "skipped"].append(path or folder)
     return out
+
+
+def list_runs(root: str | os.PathLike):
+    """Every run folder under ``root`` and how far it got, as a DataFrame.
+
+    Columns: ``run`` (path relative to ``root``), ``state`` (``finished``,
+    ``running``, ``paused``, ``stopped``, ``failed``, ...; ``summary`` for a
+    folder that holds only the summary of a finished run, ``archived`` for one
+    that holds only its archive), ``step``, ``total_steps``, ``summary`` and
+    ``archive`` (whether those files are there). Folders from other machines are
+    listed from what git carried over.
+    """
+    import pandas as pd
+
+    root = Path(root)
+    folders = sorted({p.parent for name in ("run.json", "summary.json", ARCHIVE_FILE)
+                      for p in root.rglob(name)})
+    rows = []
+    for folder in folders:
+        row = {"run": folder.relative_to(root).as_posix(), "state": "", "step": None,
+               "total_steps": None, "summary": (folder / "summary.json").is_file(),
+               "archive": (folder / ARCHIVE_FILE).is_file()}
+        status = folder / "status.json"
+        if status.is_file():
+            data = json.loads(status.read_text())
+            row.update(state=data.get("state", ""), step=data.get("step"),
+                       total_steps=data.get("total_steps"))
+            if row["state"] == "running" and (folder / "checkpoint.pkl").is_file():
+                try:  # status.json says when it started; the checkpoint how far it is
+                    row["step"] = _read_checkpoint(folder / "checkpoint.pkl")["step"]
+                except RunFolderError:
+                    pass  # being replaced this instant: keep the status's step
+        elif row["archive"]:
+            members = _archive_members(folder / ARCHIVE_FILE)
+            data = json.loads(members.get("status.json", b"{}"))
+            row.update(state="archived", step=_checkpoint_state(members["checkpoint.pkl"],
+                                                                str(folder / ARCHIVE_FILE))["step"],
+                       total_steps=data.get("total_steps"))
+        elif row["summary"]:
+            row["state"] = "summary"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["run", "state", "step", "total_steps", "summary", "archive"])
