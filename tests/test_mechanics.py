@@ -534,3 +534,33 @@ def test_a_constant_pressure_offset_moves_bm2_v0_up_and_k0_down_by_four_times_it
     fit = elastic.fit_birch_murnaghan2(volumes, pressure + 0.06, np.full(7, 0.01))
     assert fit["K0_GPa"] == pytest.approx(1.30 - 4 * 0.06, abs=0.03)
     assert fit["V0_A3"] / 4577.0 - 1 == pytest.approx(0.06 / 1.30, rel=0.2)
+
+
+def test_run_missing_false_reads_back_what_finished_and_runs_nothing(tmp_path, monkeypatch):
+    """The tables of a campaign half done: finished runs only, the rest listed as missing."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    from zifhelpers.simulation.md import MDRun
+
+    atoms = bulk("Cu", cubic=True).repeat(2)
+    kwargs = dict(calculator="emt", equilibrate_ps=0.01, production_ps=0.03, frame_every=3,
+                  progress=False, timestep_fs=2.0)
+    done = mechanics.finite_strain_runs(atoms, tmp_path / "pv", strains=(-0.02, 0.02), **kwargs)
+    mechanics.stress_strain_runs(atoms, tmp_path / "ss", strain=0.01, seeds=[1], **kwargs)
+    monkeypatch.setattr(MDRun, "run", lambda *a, **k: pytest.fail("an MD run started"))
+    part = mechanics.finite_strain_runs(atoms, tmp_path / "pv", strains=(-0.02, 0.0, 0.02),
+                                        run_missing=False, **kwargs)
+    assert list(part.index) == [-0.02, 0.02] and part.attrs["missing"] == [0.0]
+    np.testing.assert_allclose(part.pressure_GPa, done.pressure_GPa)
+    ss = mechanics.stress_strain_runs(atoms, tmp_path / "ss", strain=0.01, seeds=[1, 2],
+                                      run_missing=False, **kwargs)
+    assert len(ss) == 12 and len(ss.attrs["missing"]) == 12
+    assert ss.attrs["missing"][0] == "seed2/e1+0.010"
+    path = mechanics.finite_strain_runs(atoms, tmp_path / "path", strains=(0.0, 0.02),
+                                        path_deform_ps=0.01, run_missing=False, **kwargs)
+    assert len(path) == 0 and path.attrs["missing"] == [0.0, 0.02]
+    cells = mechanics.strain_fluctuation_run(atoms, tmp_path / "nst", run_missing=False, **kwargs)
+    assert cells.shape == (0, 3, 3)
+    assert mechanics.zero_kelvin_pv(atoms, EMT(), workdir=tmp_path / "0K", run_missing=False,
+                                    progress=False) is None

@@ -105,6 +105,28 @@ def test_notebook_05_reproduces(smoke_run):
     assert abs(bias["crystal, this CPU"]["offset_GPa"]) < 0.05
 
 
+
+def test_notebook_05_reads_a_finished_campaign_back_from_what_git_keeps(smoke_run, tmp_path):
+    """A new machine: only summary.json and zero_k.json of the run folders; nothing runs again."""
+    import shutil
+
+    out, outcomes = smoke_run
+    kept = [p for p in (out / "md" / "05_mechanics").rglob("*.json")
+            if p.name in ("summary.json", "zero_k.json")]
+    assert len(kept) == 3 + 1 + 12 + 1 + 1  # P(V), reference MD, stress-strain, NσT, 0 K
+    for path in kept:
+        target = tmp_path / "md" / path.relative_to(out / "md")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    (again,) = run_notebooks(["05"], profile="smoke", output_dir=tmp_path, progress=False,
+                             parameters={"finished_only": True})
+    assert again.ok, f"{again.error}\n{again.failing_source}"
+    first, second = outcomes["05_mechanics"].results["values"], again.results["values"]
+    assert second["missing_runs"] == {} and second["finished_only"] is True
+    for key in ("crystal_K0_GPa", "crystal_rho0_g_cm3", "crystal_K0_0K_GPa", "crystal_K_H"):
+        assert second[key] == pytest.approx(first[key], rel=1e-9)
+    assert second["stress_strain"]["crystal"]["E_H"] == pytest.approx(first["stress_strain"]["crystal"]["E_H"])
+
 def test_notebooks_01_and_02_reproduce(smoke_run):
     from glob import glob
     from pathlib import Path

@@ -127,6 +127,18 @@ def _write_summary(folder, inputs: dict, row: dict, last_frame=None, **arrays) -
     _atomic_write(Path(folder) / SUMMARY_FILE, (json.dumps(record, indent=1, default=_plain) + "\n").encode())
 
 
+def _finished(folder) -> bool:
+    """Whether the MD run in ``folder`` reached the end of its schedule."""
+    import json
+    from pathlib import Path
+
+    from .md import _restore
+
+    _restore(Path(folder))  # a run carried over in run.tar.gz
+    status = Path(folder) / "status.json"
+    return status.is_file() and json.loads(status.read_text()).get("state") == "finished"
+
+
 def _plain(value):
     """NumPy scalars as Python numbers, for json."""
     if isinstance(value, np.generic):
@@ -169,6 +181,7 @@ def finite_strain_runs(
     reference=None,
     reference_frames: int = 20,
     path_deform_ps: float | None = None,
+    run_missing: bool = True,
 ):
     """NVT runs at isotropically scaled volumes V = (1 + strain) V_start.
 
@@ -187,6 +200,10 @@ def finite_strain_runs(
     anew from the rescaled start at each.
     ``hydrogen_mass_amu`` (e.g. 4 with ``timestep_fs=2``) changes the
     dynamics, not the mean pressure, a static average.
+
+    With ``run_missing=False`` nothing runs: finished runs are read back (and
+    measured if they have no summary yet), the others are left out of the table
+    and listed in its ``attrs["missing"]``, for the tables of a campaign half done.
 
     With ``reference`` (an ASE calculator), "the sampler samples, the
     reference measures": on ``reference_frames`` production frames of each
@@ -224,6 +241,8 @@ def finite_strain_runs(
         start = scaled
         if path_deform_ps is not None:
             folder = f"{workdir}/path{strain:+.3f}"
+            if start_from is not None and start_from not in rows:
+                continue  # its neighbour is not done (run_missing=False): it cannot start
             if start_from is not None:  # the neighbour's last frame, brought to this volume
                 start = _last_frame(f"{workdir}/path{start_from:+.3f}")
                 schedule = _path_schedule(temperature_K, path_deform_ps, scaled.get_volume(),
@@ -235,6 +254,8 @@ def finite_strain_runs(
         stored = _read_summary(folder, inputs)
         if stored is not None:
             rows[strain] = stored["row"]
+            continue
+        if not run_missing and not _finished(folder):
             continue
         run.run(progress=progress)
         thermo = read_thermo(folder)
@@ -258,7 +279,10 @@ def finite_strain_runs(
         rows[strain] = row
         _write_summary(folder, inputs, row,
                        last_frame=read_trajectory(folder, index=-1) if path_deform_ps else None)
-    return pd.DataFrame([rows[strain] for strain in strains]).set_index("strain")
+    table = pd.DataFrame([rows[strain] for strain in strains if strain in rows],
+                         columns=None if rows else ["strain"]).set_index("strain")
+    table.attrs["missing"] = [strain for strain in strains if strain not in rows]
+    return table
 
 
 def stress_strain_runs(
@@ -278,6 +302,7 @@ def stress_strain_runs(
     reference=None,
     reference_frames: int = 20,
     seeds=None,
+    run_missing: bool = True,
 ):
     """NVT runs at Voigt strains ±``strain`` of each component, for C at temperature.
 
@@ -299,6 +324,9 @@ def stress_strain_runs(
     thermostat noise, in ``workdir/seed<s>/e<k>±<strain>``: the least-squares
     fit takes every row, so n seeds divide the errors of C by about √n, and the
     seeds can run at once on separate cores.
+
+    ``run_missing=False``: read back the finished runs only, as in
+    :func:`finite_strain_runs`; the others are listed in ``attrs["missing"]``.
 
     Returns
     -------
@@ -327,7 +355,7 @@ def stress_strain_runs(
         if not seeds or len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds must be distinct integers, at least one; got {seeds}")
     plan = [(seed, "")] if seeds is None else [(s, f"seed{s}/") for s in seeds]
-    rows = []
+    rows, missing = [], []
     schedule = _equilibrate_then_produce(temperature_K, equilibrate_ps, production_ps, timestep_fs)
     for (run_seed, prefix), component, sign in (
             (p, c, sg) for p in plan for c in range(6) for sg in (1.0, -1.0)):
@@ -343,6 +371,9 @@ def stress_strain_runs(
         stored = _read_summary(folder, inputs)
         if stored is not None:
             rows.append(stored["row"])
+            continue
+        if not run_missing and not _finished(folder):
+            missing.append(name)
             continue
         run.run(progress=progress)
         frames = [f for f in read_trajectory(folder) if f.info.get("stage") == "production"]
@@ -369,7 +400,9 @@ def stress_strain_runs(
             row["force_mae_meV_A"] = checked["force_mae_mean_meV_A"]
         rows.append(row)
         _write_summary(folder, inputs, row)
-    return pd.DataFrame(rows).set_index("run")
+    table = pd.DataFrame(rows, columns=None if rows else ["run"]).set_index("run")
+    table.attrs["missing"] = missing
+    return table
 
 
 def strain_fluctuation_run(
@@ -386,11 +419,13 @@ def strain_fluctuation_run(
     calc=None,
     timestep_fs: float = 0.5,
     hydrogen_mass_amu: float | None = None,
+    run_missing: bool = True,
 ) -> np.ndarray:
     """NσT run with a fully flexible cell (MTK, 1000 fs barostat as in the paper).
 
     Returns the cells (n_frames, 3, 3) of the production stage, for
-    :func:`elastic_from_cell_fluctuations`.
+    :func:`elastic_from_cell_fluctuations`; with ``run_missing=False`` and the
+    run not finished, none (shape (0, 3, 3)) and nothing runs.
     """
     from .md import MDRun, read_trajectory
 
@@ -404,6 +439,8 @@ def strain_fluctuation_run(
     stored = _read_summary(workdir, inputs)
     if stored is not None:
         return np.asarray(stored["cells_A"], dtype=float).reshape(-1, 3, 3)
+    if not run_missing and not _finished(workdir):
+        return np.zeros((0, 3, 3))
     run.run(progress=progress)
     cells = np.array([f.cell.array for f in read_trajectory(workdir)
                       if f.info.get("stage") == "production"]).reshape(-1, 3, 3)
@@ -426,7 +463,7 @@ def _structure_digest(atoms, decimals: int | None = None) -> str:
 
 def zero_kelvin_pv(atoms, calc, strains=(-0.04, -0.02, 0.0, 0.02, 0.04), relax: bool = True,
                    fmax: float = 0.05, max_steps: int = 200, progress: bool = True, reference=None,
-                   workdir=None):
+                   workdir=None, run_missing: bool = True):
     """Static P(V) at 0 K: positions relaxed (FIRE) at each isotropically scaled cell.
 
     Returns a DataFrame with ``volume_A3``, ``pressure_GPa`` (from the stress,
@@ -441,7 +478,8 @@ def zero_kelvin_pv(atoms, calc, strains=(-0.04, -0.02, 0.0, 0.02, 0.04), relax: 
     inputs (strains, relaxation settings, whether a reference measured, a
     digest of the structure) and read back on the next call instead of being
     computed again; a file written with other inputs is an error naming them,
-    as a run folder of :class:`~zifhelpers.simulation.md.MDRun` is.
+    as a run folder of :class:`~zifhelpers.simulation.md.MDRun` is. With
+    ``run_missing=False`` a table not stored yet is not computed: None.
     """
     import json
     from pathlib import Path
@@ -466,6 +504,8 @@ def zero_kelvin_pv(atoms, calc, strains=(-0.04, -0.02, 0.0, 0.02, 0.04), relax: 
                                  f"stored {[record.get('inputs', {}).get(k) for k in differ]}, "
                                  f"asked {[inputs[k] for k in differ]}; use another workdir")
         return pd.DataFrame(record["rows"]).set_index("strain")
+    if not run_missing:
+        return None
     rows = []
     for strain in tqdm(strains, desc="0 K P(V)", disable=not progress):
         work = atoms.copy()
