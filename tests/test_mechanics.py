@@ -564,3 +564,21 @@ def test_run_missing_false_reads_back_what_finished_and_runs_nothing(tmp_path, m
     assert cells.shape == (0, 3, 3)
     assert mechanics.zero_kelvin_pv(atoms, EMT(), workdir=tmp_path / "0K", run_missing=False,
                                     progress=False) is None
+
+
+def test_processes_share_the_runs_a_busy_folder_is_skipped_and_listed(tmp_path):
+    """Another process holds one run's folder: this one runs the rest and lists that one."""
+    from ase.build import bulk
+
+    from zifhelpers.simulation.md import _FolderLock
+
+    atoms = bulk("Cu", cubic=True).repeat(2)
+    kwargs = dict(calculator="emt", equilibrate_ps=0.01, production_ps=0.03, frame_every=3,
+                  progress=False, timestep_fs=2.0)
+    with _FolderLock(tmp_path / "ss" / "e3-0.010"), _FolderLock(tmp_path / "pv" / "strain+0.000"):
+        ss = mechanics.stress_strain_runs(atoms, tmp_path / "ss", strain=0.01, **kwargs)
+        pv = mechanics.finite_strain_runs(atoms, tmp_path / "pv", strains=(-0.02, 0.0), **kwargs)
+    assert len(ss) == 11 and ss.attrs["missing"] == ["e3-0.010"]
+    assert list(pv.index) == [-0.02] and pv.attrs["missing"] == [0.0]
+    again = mechanics.stress_strain_runs(atoms, tmp_path / "ss", strain=0.01, **kwargs)
+    assert len(again) == 12 and again.attrs["missing"] == []  # the freed run now runs

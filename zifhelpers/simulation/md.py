@@ -56,7 +56,13 @@ import numpy as np
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 
-from .runfolder import RunFolderError, _atomic_write, _dump_checkpoint, _read_checkpoint
+from .runfolder import (
+    RunFolderBusy,
+    RunFolderError,
+    _atomic_write,
+    _dump_checkpoint,
+    _read_checkpoint,
+)
 
 __all__ = [
     "Stage",
@@ -92,7 +98,7 @@ class _FolderLock:
             self.handle.seek(0)
             holder = self.handle.read().strip() or "unknown"
             self.handle.close()
-            raise RunFolderError(f"{self.path.parent} is being run by another process "
+            raise RunFolderBusy(f"{self.path.parent} is being run by another process "
                                  f"(pid {holder}); wait for it or stop it first") from None
         self.handle.seek(0)
         self.handle.truncate()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..analysis.elastic import EV_PER_A3_TO_GPA, block_average
+from .runfolder import RunFolderBusy
 
 __all__ = ["finite_strain_runs", "stress_strain_runs", "strain_fluctuation_run", "zero_kelvin_pv"]
 
@@ -204,6 +205,9 @@ def finite_strain_runs(
     With ``run_missing=False`` nothing runs: finished runs are read back (and
     measured if they have no summary yet), the others are left out of the table
     and listed in its ``attrs["missing"]``, for the tables of a campaign half done.
+    A run that another process is running (its folder is locked) is skipped and
+    listed there too, so that several processes can share the runs: each runs
+    what nobody else is running, and the last one reads them all back.
 
     With ``reference`` (an ASE calculator), "the sampler samples, the
     reference measures": on ``reference_frames`` production frames of each
@@ -257,7 +261,10 @@ def finite_strain_runs(
             continue
         if not run_missing and not _finished(folder):
             continue
-        run.run(progress=progress)
+        try:
+            run.run(progress=progress)
+        except RunFolderBusy:  # another process runs it: left out, listed as missing
+            continue
         thermo = read_thermo(folder)
         prod = thermo[thermo.stage == "production"]
         mean, err = block_average(prod.pressure_GPa, n_blocks=max(2, min(10, len(prod) // 2)))
@@ -326,7 +333,8 @@ def stress_strain_runs(
     seeds can run at once on separate cores.
 
     ``run_missing=False``: read back the finished runs only, as in
-    :func:`finite_strain_runs`; the others are listed in ``attrs["missing"]``.
+    :func:`finite_strain_runs`; the others are listed in ``attrs["missing"]``,
+    as are runs another process is running (skipped, so processes share them).
 
     Returns
     -------
@@ -375,7 +383,11 @@ def stress_strain_runs(
         if not run_missing and not _finished(folder):
             missing.append(name)
             continue
-        run.run(progress=progress)
+        try:
+            run.run(progress=progress)
+        except RunFolderBusy:  # another process runs it: left out, listed as missing
+            missing.append(name)
+            continue
         frames = [f for f in read_trajectory(folder) if f.info.get("stage") == "production"]
         if len(frames) < 4:
             raise ValueError(f"{folder}: {len(frames)} production frames; at least 4 are needed "
@@ -441,7 +453,10 @@ def strain_fluctuation_run(
         return np.asarray(stored["cells_A"], dtype=float).reshape(-1, 3, 3)
     if not run_missing and not _finished(workdir):
         return np.zeros((0, 3, 3))
-    run.run(progress=progress)
+    try:
+        run.run(progress=progress)
+    except RunFolderBusy:  # another process runs it
+        return np.zeros((0, 3, 3))
     cells = np.array([f.cell.array for f in read_trajectory(workdir)
                       if f.info.get("stage") == "production"]).reshape(-1, 3, 3)
     _write_summary(workdir, inputs, {"n_frames": len(cells)}, cells_A=cells)

@@ -11,11 +11,15 @@ import os
 import pickle
 from pathlib import Path
 
-__all__ = ["RunFolderError"]
+__all__ = ["RunFolderBusy", "RunFolderError"]
 
 
 class RunFolderError(RuntimeError):
     """A run folder that cannot be used as asked: in use, damaged, or made with other inputs."""
+
+
+class RunFolderBusy(RunFolderError):
+    """The run folder is being run by another process (its lock is held)."""
 
 
 def _dump_checkpoint(state: dict) -> bytes:
