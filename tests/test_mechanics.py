@@ -203,6 +203,9 @@ def test_finite_strain_runs_give_a_falling_pressure(tmp_path):
     assert list(table.index) == [-0.02, 0.0, 0.02]
     assert table.pressure_GPa.is_monotonic_decreasing
     assert (table.pressure_err_GPa > 0).all() and (table.n_frames == 120).all()  # 0.3 ps at 0.5 fs, every 5 steps
+    for _, row in table.iterrows():  # 10 blocks of 12 frames, in time order, for a drift check
+        assert len(row.pressure_blocks_GPa) == 10
+        assert np.mean(row.pressure_blocks_GPa) == pytest.approx(row.pressure_GPa, rel=1e-9)
     fit = elastic.fit_birch_murnaghan2(table.volume_A3, table.pressure_GPa, table.pressure_err_GPa)
     assert 80 < fit["K0_GPa"] < 200  # EMT copper: ~135 GPa at 0 K
     cells = mechanics.strain_fluctuation_run(atoms, tmp_path / "nst", calculator="emt",

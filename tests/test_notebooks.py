@@ -103,6 +103,9 @@ def test_notebook_05_reproduces(smoke_run):
     assert bias["crystal"]["n"] == 3 and "H200" in bias["crystal"]["source"]
     assert bias["crystal, this CPU"]["n"] == 1
     assert abs(bias["crystal, this CPU"]["offset_GPa"]) < 0.05
+    drift = values["drift"]["crystal"]  # one volume run longer: block means and their slope
+    assert len(drift["blocks_GPa"]) >= 2 and drift["slope_err_GPa_per_ps"] > 0
+    assert (out / "figures" / "05_drift_crystal.png").is_file()
 
 
 
@@ -113,7 +116,7 @@ def test_notebook_05_reads_a_finished_campaign_back_from_what_git_keeps(smoke_ru
     out, outcomes = smoke_run
     kept = [p for p in (out / "md" / "05_mechanics").rglob("*.json")
             if p.name in ("summary.json", "zero_k.json")]
-    assert len(kept) == 3 + 1 + 12 + 1 + 1  # P(V), reference MD, stress-strain, NσT, 0 K
+    assert len(kept) == 3 + 1 + 12 + 1 + 1 + 1  # P(V), reference MD, stress-strain, NσT, drift, 0 K
     for path in kept:
         target = tmp_path / "md" / path.relative_to(out / "md")
         target.parent.mkdir(parents=True, exist_ok=True)

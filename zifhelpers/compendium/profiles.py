@@ -25,9 +25,11 @@ __all__ = ["PROFILES", "CPU_FALLS_BACK_TO_QUICK", "CPU_COST_HOURS", "check_profi
 
 #: Wall hours of each notebook under ``cpu`` on 2 cores of an AMD EPYC with AVX-512,
 #: from the campaign's own runs (student MD: 17-20 steps/s on 272 atoms; the reference:
-#: about 0.4 s a call). On an AVX2-only CPU, expect about twice as long.
+#: about 0.4 s a call). On an AVX2-only CPU, expect about twice as long. 05: two processes
+#: of one thread on an Intel Xeon with AVX-512 give a P(V) volume (12 ps and 20 reference
+#: frames) in about 10 min each, and the profile has about 100 such runs.
 CPU_COST_HOURS = {"00_data_and_models": 0.2, "01_sampling": 0.3, "02_training": 1.0,
-                  "03_validation": 3.0, "04_melt_quench": 1.3, "05_mechanics": 6.0,
+                  "03_validation": 3.0, "04_melt_quench": 1.3, "05_mechanics": 9.0,
                   "06_allegro_scaling": 1.0}
 
 #: Notebooks whose ``cpu`` profile is their ``quick`` one (nothing to scale up
@@ -176,6 +178,7 @@ _SETTINGS: dict[str, dict[str, dict]] = {
                               "production_ps": 0.008, "frame_every": 1},
             "reference_md": {"systems": {"crystal": [0.0]}, "equilibrate_ps": 0.002,
                              "production_ps": 0.008, "frame_every": 1},
+            "drift": {"systems": {"crystal": 0.0}, "equilibrate_ps": 0.002, "production_ps": 0.02},
         },
         "quick": {
             # a laptop hour: the student alone (H 4 amu, 2 fs; no reference, so nothing to
@@ -221,6 +224,9 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             # and step: the sampling bias for the glasses, as the GPU run measured the crystal's
             "reference_md": {"systems": {"glass01": [0.0]}, "equilibrate_ps": 1.0,
                              "production_ps": 3.0, "frame_every": 25},
+            # does a glass still relax after the 2 ps each volume gets? one volume for 50 ps
+            # (the paper equilibrated 100 ps per volume); about 45 min of one core
+            "drift": {"systems": {"glass01": 0.0}, "equilibrate_ps": 2.0, "production_ps": 50.0},
         },
         "paper": {
             "systems": ["crystal"] + [f"glass{i:02d}" for i in range(1, 11)],

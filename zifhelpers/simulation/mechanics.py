@@ -219,7 +219,9 @@ def finite_strain_runs(
     -------
     pandas.DataFrame
         One row per strain: ``volume_A3``, ``pressure_GPa``,
-        ``pressure_err_GPa``, ``n_frames``; with ``reference`` also
+        ``pressure_err_GPa``, ``n_frames``, ``pressure_blocks_GPa`` (the mean
+        pressure of each block of the production, in time order, for a drift
+        check); with ``reference`` also
         ``pressure_ref_GPa``, ``pressure_ref_err_GPa`` (the two errors added
         in quadrature), ``bias_GPa`` and ``force_mae_meV_A`` (the sampler
         against the reference on those frames).
@@ -267,9 +269,12 @@ def finite_strain_runs(
             continue
         thermo = read_thermo(folder)
         prod = thermo[thermo.stage == "production"]
-        mean, err = block_average(prod.pressure_GPa, n_blocks=max(2, min(10, len(prod) // 2)))
+        n_blocks = max(2, min(10, len(prod) // 2))
+        mean, err = block_average(prod.pressure_GPa, n_blocks=n_blocks)
         row = {"strain": strain, "volume_A3": scaled.get_volume(), "pressure_GPa": mean,
-               "pressure_err_GPa": err, "n_frames": len(prod)}
+               "pressure_err_GPa": err, "n_frames": len(prod),
+               "pressure_blocks_GPa": [float(b.mean()) for b in
+                                       np.array_split(prod.pressure_GPa.to_numpy(), n_blocks)]}
         if reference is not None:
             from ..potentials.registry import load_calculator
             from .validation import reference_on_frames
