@@ -115,10 +115,9 @@ def restore_run(workdir: str | os.PathLike) -> bool:
             return False
     stored = json.loads(members["run.json"])
     if (workdir / "run.json").is_file() and json.loads((workdir / "run.json").read_text()) != stored:
-            raise RunFolderError(f"{archive} holds a run with another recipe than {workdir}/run.json; "
+        raise RunFolderError(f"{archive} holds a run with another recipe than {workdir}/run.json; "
                              "delete one of them")
-    for stale in ("checkpoint.prev.pkl",):
-        (workdir / stale).unlink(missing_ok=True)
+    (workdir / "checkpoint.prev.pkl").unlink(missing_ok=True)  # of the run the archive replaces
     for name, data in members.items():
         _atomic_write(workdir / name, data)
     return True
