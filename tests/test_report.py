@@ -196,3 +196,19 @@ def test_table1_checks_pair_the_screen_with_the_papers_rows_and_rank_them(tmp_pa
     assert "| l=2, r=5 | 1.00, 0.70 | 21.3, 16.3 | 400, 320 |" in text
     assert report.spearman([1.0, 2.0], [2.0, 1.0]) is None
     assert report.spearman([1.0, 2.0, 3.0], [3.0, 2.0, 1.0]) == pytest.approx(-1.0)
+
+
+def test_a_group_row_names_the_systems_its_mean_is_over(tmp_path):
+    """The glasses' Table 3 rows come from table3_summary and say which glasses they average."""
+    ms = [m for m in report.MEASUREMENTS if m.key in ("E_abinitio_glasses", "nu_abinitio_glasses")]
+    assert len(ms) == 2 and all(m.members for m in ms)
+    group = {"n": 2, "members": ["glass01", "glass02"], "E_H_mean_GPa": 3.9, "E_H_err_GPa": 0.3,
+             "nu_H_mean": 0.30, "nu_H_err": 0.02}
+    _write(tmp_path, ms[0].path, {"values": {"table3_summary": {"abinitio_glasses": group}},
+                                  "notes": {"E_abinitio_glasses": "one seed each"}})
+    rows = {r["key"]: r for r in report.collect(tmp_path, ms)}
+    assert rows["E_abinitio_glasses"]["ours"] == 3.9
+    assert rows["E_abinitio_glasses"]["z"] == pytest.approx((3.9 - 2.93) / (0.3**2 + 0.78**2) ** 0.5)
+    assert rows["E_abinitio_glasses"]["note"] == "over 2: glass01, glass02; one seed each"
+    assert rows["nu_abinitio_glasses"]["note"] == "over 2: glass01, glass02"
+    assert rows["nu_abinitio_glasses"]["verdict"] == "agrees"

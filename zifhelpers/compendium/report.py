@@ -39,7 +39,8 @@ class Measurement:
     ``bound="lower"`` marks a value that only bounds the quantity from below
     (e.g. a barrier whose top no frame sampled): shown as "≥ value", its verdict
     is ``consistent (bound)`` when the paper's value, within its target, is not
-    excluded by it, else ``differs``.
+    excluded by it, else ``differs``. ``members``, a dotted path to a list of
+    names, says which systems a group's mean is over ("over 2: glass01, glass02").
     """
 
     key: str
@@ -50,6 +51,7 @@ class Measurement:
     run: str
     note: str = ""
     bound: str = ""
+    members: str | None = None
 
 
 _PV_GPU = "results/gpu/05_pv_reference_h200.json"
@@ -64,12 +66,21 @@ _SS_CPU = ("cpu profile: ±2 % Voigt strains at the zero-pressure volume, 12 run
 def _table2(key: str, group: str, quantity: str, unit: str) -> Measurement:
     base = f"values.table2_summary.reference_on_frames.{group}"
     return Measurement(key, _MECH_CPU, f"{base}.{quantity}_mean_{unit}", f"{base}.{quantity}_err_{unit}",
-                       _REF_ON_STUDENT, _PV_CPU)
+                       _REF_ON_STUDENT, _PV_CPU,
+                       members=f"{base}.members" if group != "crystal" else None)
 
 
 def _table3(key: str, quantity: str) -> Measurement:
     return Measurement(key, _MECH_CPU, f"values.stress_strain.crystal.{quantity}",
                        f"values.stress_strain.crystal.{quantity}_err", _REF_ON_STUDENT, _SS_CPU)
+
+
+def _table3_glasses(key: str, quantity: str, unit: str) -> Measurement:
+    """The ab initio glasses' mean Hill modulus by stress–strain (``values.table3_summary``)."""
+    base = "values.table3_summary.abinitio_glasses"
+    suffix = f"_{unit}" if unit else ""
+    return Measurement(key, _MECH_CPU, f"{base}.{quantity}_mean{suffix}", f"{base}.{quantity}_err{suffix}",
+                       _REF_ON_STUDENT, _SS_CPU, members=f"{base}.members")
 _REF_GPU = ("reference (published model), its own MD on an H200")
 
 #: Every measurement the report knows of; one whose file is absent is listed as not measured.
@@ -89,6 +100,10 @@ MEASUREMENTS: list[Measurement] = [
     _table3("E_crystal", "E_H"),
     _table3("G_crystal", "G_H"),
     _table3("nu_crystal", "nu_H"),
+    _table3_glasses("K_fluct_abinitio_glasses", "K_H", "GPa"),
+    _table3_glasses("E_abinitio_glasses", "E_H", "GPa"),
+    _table3_glasses("G_abinitio_glasses", "G_H", "GPa"),
+    _table3_glasses("nu_abinitio_glasses", "nu_H", ""),
     Measurement("cn_mlp_glass", "results/cpu/04_melt_quench_campaign.json",
                 "values.cn_Zn_N_melt_quench.mean", "values.cn_Zn_N_melt_quench.sem",
                 "student nequip-w32m (MD)", "cpu profile: melt-quenched glasses, one cell each"),
@@ -241,6 +256,14 @@ def collect(root: str | os.PathLike | None = None,
             if err is not None and err < 0:
                 raise ValueError(f"{path}: field {m.error!r} (error of {m.key}) is negative: {err}")
         note = record.get("notes", {}).get(m.key, m.note) if isinstance(record, dict) else m.note
+        if m.members:
+            try:
+                names = _lookup(record, m.members)
+            except KeyError:
+                names = None
+            if isinstance(names, list) and names:
+                over = f"over {len(names)}: {', '.join(map(str, names))}"
+                note = f"{over}; {note}" if note else over
         if m.bound not in ("", "lower"):
             raise ValueError(f"measurement of {m.key}: bound must be '' or 'lower', got {m.bound!r}")
         z = None if m.bound else _z(ours, err, paper)
