@@ -165,6 +165,33 @@ def _last_frame(folder):
     raise FileNotFoundError(f"{folder}: neither a trajectory nor a summary with its last frame")
 
 
+def _stored_or_run(run, folder, start, reference, reference_frames: int, run_missing: bool,
+                   progress: bool) -> tuple[dict | None, dict | None]:
+    """Read a finished run's stored row, or run it: ``(row, None)``, ``(None, inputs)`` to measure,
+    or ``(None, None)`` when it is left out (not finished under ``run_missing=False``, or busy)."""
+    inputs = _summary_inputs(run, start, reference, reference_frames)
+    stored = _read_summary(folder, inputs)
+    if stored is not None:
+        return stored["row"], None
+    if not run_missing and not _finished(folder):
+        return None, None
+    try:
+        run.run(progress=progress)
+    except RunFolderBusy:  # another process runs it: left out, listed as missing
+        return None, None
+    return None, inputs
+
+
+def _reference_check(frames, reference, reference_frames: int, calc, calculator) -> dict:
+    """The reference against the sampler on ``reference_frames`` evenly spaced ``frames``."""
+    from ..potentials.registry import load_calculator
+    from .validation import reference_on_frames
+
+    step = max(1, len(frames) // reference_frames)
+    return reference_on_frames(frames[::step], reference, calc or load_calculator(calculator),
+                               progress=False)
+
+
 def finite_strain_runs(
     atoms,
     workdir,
@@ -256,16 +283,11 @@ def finite_strain_runs(
         run = MDRun(folder, start, schedule, calculator=calculator, ensemble="nvt-nhc",
                     frame_every=frame_every, seed=seed, calc=calc,
                     hydrogen_mass_amu=hydrogen_mass_amu)
-        inputs = _summary_inputs(run, start, reference, reference_frames)
-        stored = _read_summary(folder, inputs)
+        stored, inputs = _stored_or_run(run, folder, start, reference, reference_frames,
+                                        run_missing, progress)
         if stored is not None:
-            rows[strain] = stored["row"]
-            continue
-        if not run_missing and not _finished(folder):
-            continue
-        try:
-            run.run(progress=progress)
-        except RunFolderBusy:  # another process runs it: left out, listed as missing
+            rows[strain] = stored
+        if inputs is None:  # read back, or left out
             continue
         thermo = read_thermo(folder)
         prod = thermo[thermo.stage == "production"]
@@ -276,13 +298,8 @@ def finite_strain_runs(
                "pressure_blocks_GPa": [float(b.mean()) for b in
                                        np.array_split(prod.pressure_GPa.to_numpy(), n_blocks)]}
         if reference is not None:
-            from ..potentials.registry import load_calculator
-            from .validation import reference_on_frames
-
             frames = [f for f in read_trajectory(folder) if f.info.get("stage") == "production"]
-            step = max(1, len(frames) // reference_frames)
-            checked = reference_on_frames(frames[::step], reference,
-                                          calc or load_calculator(calculator), progress=False)
+            checked = _reference_check(frames, reference, reference_frames, calc, calculator)
             bias_err = checked["pressure_bias_err_GPa"] or 0.0
             row.update(pressure_ref_GPa=mean - checked["pressure_bias_GPa"],
                        pressure_ref_err_GPa=float(np.hypot(err, bias_err)),
@@ -380,18 +397,13 @@ def stress_strain_runs(
         run = MDRun(folder, deformed, schedule, calculator=calculator, ensemble="nvt-nhc",
                     frame_every=frame_every, seed=run_seed, calc=calc,
                     hydrogen_mass_amu=hydrogen_mass_amu)
-        inputs = _summary_inputs(run, deformed, reference, reference_frames)
-        stored = _read_summary(folder, inputs)
+        stored, inputs = _stored_or_run(run, folder, deformed, reference, reference_frames,
+                                        run_missing, progress)
         if stored is not None:
-            rows.append(stored["row"])
-            continue
-        if not run_missing and not _finished(folder):
+            rows.append(stored)
+        elif inputs is None:  # not finished, or another process runs it
             missing.append(name)
-            continue
-        try:
-            run.run(progress=progress)
-        except RunFolderBusy:  # another process runs it: left out, listed as missing
-            missing.append(name)
+        if inputs is None:
             continue
         frames = [f for f in read_trajectory(folder) if f.info.get("stage") == "production"]
         if len(frames) < 4:
@@ -404,12 +416,7 @@ def stress_strain_runs(
         row.update({f"sigma{k + 1}": stats[k][0] for k in range(6)})
         row.update({f"sigma{k + 1}_err": stats[k][1] for k in range(6)})
         if reference is not None:
-            from ..potentials.registry import load_calculator
-            from .validation import reference_on_frames
-
-            step = max(1, len(frames) // reference_frames)
-            checked = reference_on_frames(frames[::step], reference,
-                                          calc or load_calculator(calculator), progress=False)
+            checked = _reference_check(frames, reference, reference_frames, calc, calculator)
             for k in range(6):
                 row[f"sigma{k + 1}_ref"] = stats[k][0] - checked["stress_bias_mean_GPa"][k]
                 row[f"sigma{k + 1}_ref_err"] = float(np.hypot(stats[k][1],
