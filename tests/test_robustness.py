@@ -30,6 +30,9 @@ def test_breaking_rate_is_poisson():
     assert breaking_rate(0, 100.0)["rate_high"] == pytest.approx(3.689, rel=1e-3)
     with pytest.raises(ValueError):
         breaking_rate(1, 0.0)
+    # a subnormal duration (found by hypothesis): the upper bound would be infinite
+    with pytest.raises(ValueError, match="too short.*overflows"):
+        breaking_rate(0, 2.225073858507e-311)
 
 
 def test_scan_counts_breaks_hot_and_none_cold(tmp_path, crystal):

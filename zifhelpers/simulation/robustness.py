@@ -38,7 +38,11 @@ def breaking_rate(events: int, total_ps: float, per_ps: float = 100.0) -> dict:
     low = 0.0 if events == 0 else chi2.ppf(0.025, 2 * events) / 2
     high = chi2.ppf(0.975, 2 * events + 2) / 2
     scale = per_ps / total_ps
-    return {"rate": events * scale, "rate_low": low * scale, "rate_high": high * scale}
+    out = {"rate": events * scale, "rate_low": low * scale, "rate_high": high * scale}
+    if not all(np.isfinite(v) for v in out.values()):  # e.g. total_ps = 1e-311: rates overflow
+        raise ValueError(f"total_ps = {total_ps} is too short for a rate per {per_ps} ps: "
+                         f"its upper bound overflows")
+    return out
 
 
 def linker_breaking_scan(start: Atoms, temperatures_K, duration_ps: float,
