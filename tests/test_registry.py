@@ -53,3 +53,28 @@ def test_checkpoints_naming_former_module_paths_still_build():
     model = checkpoints.build_model(config)
     n_params = sum(p.numel() for p in model.parameters())
     assert n_params > 10_000
+
+
+def test_two_processes_asking_for_a_student_at_once_compile_it_once(tmp_path, monkeypatch):
+    """pytest -n 2 on a fresh machine: both workers want the student; one compiles, one waits."""
+    import threading
+    import time
+
+    monkeypatch.setenv("ZIFHELPERS_CACHE", str(tmp_path))
+    calls = []
+
+    def slow_compile(ckpt, out, **kwargs):
+        calls.append(out)
+        time.sleep(0.3)  # long enough for the other caller to arrive meanwhile
+        out.write_bytes(b"compiled")
+
+    monkeypatch.setattr(registry, "compile_model", slow_compile)
+    paths = []
+    threads = [threading.Thread(target=lambda: paths.append(registry.deployed_model()))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and len(paths) == 2 and paths[0] == paths[1]
+    assert paths[0].read_bytes() == b"compiled" and paths[0].parent == tmp_path / "students"

@@ -68,6 +68,7 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
+from filelock import FileLock
 from tqdm.auto import tqdm
 
 __all__ = [
@@ -586,18 +587,21 @@ def converted_published_package(model_dtype: str = "float32",
     record_path = folder / f"nequip_l2r6stress0-{model_dtype}.package.json"
     if _cached(package, record_path, want):
         return package
-    model, kwargs = convert_legacy_model(source, model_dtype=model_dtype)
-    tmp = package_converted(model, kwargs, folder / f"unverified-{package.name}",
-                            load_structure("crystal"))
-    record = dict(want)
-    if verify:
-        loaded = load_saved_model(str(tmp)).eval()
-        frames = verification_structures()
-        record["max_differences_eager"] = verify_conversion(
-            eager_calculator(loaded, "cpu"), _float64_reference(source),
-            tqdm(frames, desc="verifying the converted model", leave=False))
-    os.replace(tmp, package)
-    record_path.write_text(json.dumps(record, indent=2))
+    with FileLock(f"{package}.lock"):  # processes starting at once (pytest -n 2) build it once
+        if _cached(package, record_path, want):
+            return package
+        model, kwargs = convert_legacy_model(source, model_dtype=model_dtype)
+        tmp = package_converted(model, kwargs, folder / f"unverified-{package.name}",
+                                load_structure("crystal"))
+        record = dict(want)
+        if verify:
+            loaded = load_saved_model(str(tmp)).eval()
+            frames = verification_structures()
+            record["max_differences_eager"] = verify_conversion(
+                eager_calculator(loaded, "cpu"), _float64_reference(source),
+                tqdm(frames, desc="verifying the converted model", leave=False))
+        os.replace(tmp, package)
+        record_path.write_text(json.dumps(record, indent=2))
     return package
 
 
@@ -628,17 +632,20 @@ def converted_published_model(device: str | None = None, target: str = "ase",
     record_path = folder / f"{stem}.json"
     if _cached(output, record_path, want):
         return output
-    package = converted_published_package(model_dtype, cache_dir=folder, verify=verify)
-    record = dict(want, package=package.name)
-    tmp = output.with_name(output.name.replace(".nequip.pt2", ".tmp.nequip.pt2"))
-    compile_model(package, tmp, device=device, target=target)
-    if verify and target == "ase":
-        from .calculators import compiled_calculator
+    with FileLock(f"{output}.lock"):  # processes starting at once (pytest -n 2) build it once
+        if _cached(output, record_path, want):
+            return output
+        package = converted_published_package(model_dtype, cache_dir=folder, verify=verify)
+        record = dict(want, package=package.name)
+        tmp = output.with_name(output.name.replace(".nequip.pt2", ".tmp.nequip.pt2"))
+        compile_model(package, tmp, device=device, target=target)
+        if verify and target == "ase":
+            from .calculators import compiled_calculator
 
-        frames = verification_structures()
-        record["max_differences_compiled"] = verify_conversion(
-            compiled_calculator(tmp, device=device), _float64_reference(source),
-            [frames[0], frames[-1]])
-    os.replace(tmp, output)
-    record_path.write_text(json.dumps(record, indent=2))
+            frames = verification_structures()
+            record["max_differences_compiled"] = verify_conversion(
+                compiled_calculator(tmp, device=device), _float64_reference(source),
+                [frames[0], frames[-1]])
+        os.replace(tmp, output)
+        record_path.write_text(json.dumps(record, indent=2))
     return output

@@ -103,9 +103,14 @@ def deployed_model(name: str = BEST_STUDENT, models_dir: str | os.PathLike | Non
     out = (Path(cache_dir()) / "students" / f"{ckpt.stem}-{digest}-{device}-torch{tag}-"
            f"{COMPILE_RECIPE}{'-fused' if fused else ''}.nequip.pt2")
     if not out.is_file():
-        tmp = out.with_name(out.name.replace(".nequip.pt2", ".tmp.nequip.pt2"))
-        compile_model(ckpt, tmp, device=device, fused_tensor_product=fused)
-        os.replace(tmp, out)
+        from filelock import FileLock
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(f"{out}.lock"):  # processes starting at once (pytest -n 2) compile it once
+            if not out.is_file():
+                tmp = out.with_name(out.name.replace(".nequip.pt2", ".tmp.nequip.pt2"))
+                compile_model(ckpt, tmp, device=device, fused_tensor_product=fused)
+                os.replace(tmp, out)
     return out
 
 
