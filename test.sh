@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bash tools/install.sh
 .venv/bin/ruff check zifhelpers tests benchmarks tools
-exec .venv/bin/python -m pytest "$@"
+# two workers, one thread each (tests/conftest.py); PYTEST_WORKERS=0 runs them in this process
+exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" --dist loadgroup "$@"

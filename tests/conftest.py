@@ -14,6 +14,25 @@ _SHARED = ROOT.parent / "shared" / "data"
 if not os.environ.get("ZIFHELPERS_DATA_MIRROR") and _SHARED.is_dir():
     os.environ["ZIFHELPERS_DATA_MIRROR"] = str(_SHARED)
 
+# `pytest -n 2` (test.sh): one thread per worker, in the workers and in the notebook kernels and
+# subprocesses they start, so that two workers share two cores instead of fighting over them
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_var] = "1"
+
+# modules whose module-scoped fixtures are expensive stay on one worker (--dist loadgroup)
+_ONE_WORKER = ("test_notebooks", "test_browser", "test_convert", "test_calculators")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Keep each expensive module on one worker, and start the longest (the notebooks) first."""
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if module in _ONE_WORKER:
+            item.add_marker(pytest.mark.xdist_group(module))
+    items.sort(key=lambda item: item.module.__name__.rsplit(".", 1)[-1] != "test_notebooks")
+
 
 @pytest.fixture(scope="session")
 def crystal():
