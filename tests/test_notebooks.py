@@ -63,13 +63,18 @@ def test_notebook_04_reproduces(smoke_run):
     assert values["pore_crystal_cm3_kg"] == pytest.approx(54, abs=2)  # paper: 54
     # a crystal at 300 K never samples Zn-N distances between the wells: no finite barrier
     assert values["barrier_ZnN_kJ_mol"] is None and values["frac_Zn_cn3"] == 0.0
-    assert values["hydrogen_mass_amu"] == 1.008 and values["timestep_fs"] == 0.5
+    # the cpu campaign's sampling: the student, H at 4 amu, 2 fs steps
+    assert values["potential"] == "nequip-w32m"
+    assert values["hydrogen_mass_amu"] == 4.0 and values["timestep_fs"] == 2.0
+    # the reference checked the student on the glass's frames: the shipped student's error
+    assert 5 < values["reference_on_frames"]["force_mae_mean_meV_A"] < 60
     assert set(values["excursions"]) == {"melt-quench", "glass at 300 K"}
     # umbrella windows in the first well: one bond held, the force check run, no barrier claimed
     study = values["barrier_ZnN_umbrella"]
     assert len(study["bonds"]) == 1 and study["n_resolved"] == 0 and "combined" not in study
+    # the reference's correction of the student's mean bond force: small, and not zero
     diffs = [d["mean_eV_A"] for d in study["bonds"][0]["force_difference"]]
-    assert diffs == pytest.approx([0.0, 0.0], abs=1e-9)  # reference = sampler
+    assert len(diffs) == 2 and all(0 < abs(d) < 0.5 for d in diffs)
     assert (out / "figures" / "04_melt_quench_temperature.png").is_file()
     assert (out / "figures" / "04_umbrella_pmf.png").is_file()
 

@@ -83,8 +83,10 @@ _SETTINGS: dict[str, dict[str, dict]] = {
     },
     "03_validation": {
         "smoke": {
-            "systems": ["crystal_300K", "liquid_1500K", "glass01_300K"],
-            "liquid_start": "glass01", "melt_ps": 0.002, "production_ps": 0.004,
+            # the cpu campaign's systems and masses, a few steps each
+            "md": {"timestep_fs": 2.0, "hydrogen_mass_amu": 4.0},
+            "systems": ["crystal_300K", "liquid_1500K"],
+            "liquid_start": "glass01", "melt_ps": 0.004, "production_ps": 0.008,
             "frame_every": 2, "ring_every": 2, "pore_every": 2, "xray_r_max": 12.0,
         },
         "quick": {
@@ -109,14 +111,19 @@ _SETTINGS: dict[str, dict[str, dict]] = {
     },
     "04_melt_quench": {
         "smoke": {
-            "protocol": {"supercell": (1, 1, 1), "rate_K_per_ps": 400000.0, "prepare_ps": 0.002,
-                         "plateau_ps": 0.002, "equilibrate_ps": 0.004},
+            # the cpu campaign's code path in a few steps: the student samples (H 4 amu, 2 fs),
+            # the reference checks the glass's frames and corrects the umbrella windows
+            "protocol": {"supercell": (1, 1, 1), "rate_K_per_ps": 100000.0, "prepare_ps": 0.008,
+                         "plateau_ps": 0.008, "equilibrate_ps": 0.016, "timestep_fs": 2.0,
+                         "hot_timestep_fs": 2.0, "hydrogen_mass_amu": 4.0},
+            "potential": "nequip-w32m",
             "frame_every": 2, "integrity_every": 4, "ring_every": 1, "pore_every": 2,
-            "glass_300K": {"production_ps": 0.004, "frame_every": 2, "reference_frames": 2},
+            "restarts_on_break": 3,
+            "glass_300K": {"production_ps": 0.016, "frame_every": 2, "reference_frames": 2},
             # two windows in the first well: every code path, no barrier
             "umbrella": {"n_bonds": 1, "centers_A": [2.0, 2.1], "spring_eV_A2": 5.0,
-                         "bins_A": [1.8, 2.4, 0.05], "equilibrate_ps": 0.001,
-                         "production_ps": 0.006, "frame_every_fs": 0.5, "reference_frames": 1},
+                         "bins_A": [1.8, 2.4, 0.05], "equilibrate_ps": 0.004,
+                         "production_ps": 0.024, "frame_every_fs": 2.0, "reference_frames": 1},
         },
         "quick": {
             # a laptop hour: the cpu schedule's shape, shorter (1 ps at 300 K, 100 K/ps ramps,
