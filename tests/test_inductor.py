@@ -19,7 +19,8 @@ def _loop_lines(a, b):
     """Result and the for/omp lines of the C++ code Inductor writes for the sum."""
     from torch._inductor.utils import fresh_cache, run_and_get_code
 
-    with fresh_cache():
+    # kernels built for two threads (a one-thread build, as in a test worker, has no OpenMP)
+    with fresh_cache(), torch._inductor.config.patch({"cpp.threads": 2}):
         torch._dynamo.reset()
         torch._dynamo.mark_dynamic(a, 0)  # the number of edges varies, the rest is fixed
         torch._dynamo.mark_dynamic(b, 0)

@@ -78,3 +78,26 @@ def test_two_processes_asking_for_a_student_at_once_compile_it_once(tmp_path, mo
         thread.join()
     assert len(calls) == 1 and len(paths) == 2 and paths[0] == paths[1]
     assert paths[0].read_bytes() == b"compiled" and paths[0].parent == tmp_path / "students"
+
+
+def test_a_student_is_built_once_per_thread_count(tmp_path, monkeypatch):
+    """A build for one thread has no OpenMP loop: a two-thread process must not be handed it."""
+    monkeypatch.setenv("ZIFHELPERS_CACHE", str(tmp_path))
+    built = {}
+
+    def fake_compile(ckpt, out, threads=None, **kwargs):
+        built[out.name] = threads
+        out.write_bytes(b"compiled")
+
+    monkeypatch.setattr(registry, "compile_model", fake_compile)
+    before = torch.get_num_threads()
+    try:
+        paths = {}
+        for n in (1, 2, 1):
+            torch.set_num_threads(n)
+            paths.setdefault(n, set()).add(registry.deployed_model())
+    finally:
+        torch.set_num_threads(before)
+    (one,), (two,) = paths[1], paths[2]
+    assert "-t1" in one.name and "-t2" in two.name
+    assert sorted(built.values()) == [1, 2]  # the third call found the first's build

@@ -71,7 +71,7 @@ def _example_data_file(model_config: dict, path: Path, atoms=None) -> Path:
 def compile_model(
     checkpoint: str | os.PathLike, output: str | os.PathLike, mode: str = "aotinductor",
     device: str = "cpu", example_atoms=None, target: str = "ase",
-    fused_tensor_product: bool = False,
+    fused_tensor_product: bool = False, threads: int | None = None,
 ) -> Path:
     """``nequip-compile`` a checkpoint or a package file (``.nequip.zip``).
 
@@ -92,8 +92,19 @@ def compile_model(
     (:func:`zifhelpers.potentials.students.ResidualNequIPGNNModel`): the same weights and,
     to float32 round-off, the same outputs, about a fifth faster on a CPU for
     the 32-feature students.
+
+    ``threads`` (default: this process's ``torch.get_num_threads()``, i.e.
+    ``OMP_NUM_THREADS`` or the cores) is the number of threads Inductor builds
+    the C++ kernels for. A model built for one thread has no OpenMP loop at all
+    and stays serial wherever it runs; one built for n threads runs correctly
+    on fewer. Cached builds carry it in their names (``-t<n>``).
     """
+    import torch
+
     output = Path(output)
+    threads = int(threads or torch.get_num_threads())
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
     suffix = {"torchscript": ".nequip.pth", "aotinductor": ".nequip.pt2"}.get(mode)
     if suffix is None:
         raise ValueError(f"mode must be 'torchscript' or 'aotinductor', got {mode!r}")
@@ -118,7 +129,8 @@ def compile_model(
             example = _example_data_file(model_config, output.with_suffix(".example.pt"),
                                          example_atoms)
             cmd += ["--data-path", str(example)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}  # what Inductor specialises for
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     output.with_suffix(".example.pt").unlink(missing_ok=True)
     if fused is not None:
         fused.unlink(missing_ok=True)

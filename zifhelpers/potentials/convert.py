@@ -617,17 +617,20 @@ def converted_published_model(device: str | None = None, target: str = "ase",
     ``"batch"``: several frames per call, for TorchSim), checks an ``"ase"``
     build against the legacy model on the crystal and a rattled frame, and
     caches it beside the package. Later calls return the cached file if its
-    record matches the source file, the device, the target and the installed
-    torch/nequip versions.
+    record matches the source file, the device, the target, the thread count
+    the kernels are built for (this process's ``torch.get_num_threads()``) and
+    the installed torch/nequip versions.
     """
     from .calculators import default_device
     from .compile import compile_model
 
     device = device or default_device()
     source, folder, want = _published_cache(cache_dir)
-    want.update(device=device, target=target, model_dtype=model_dtype)
+    # kernels are built for this process's thread count: a one-thread build has no OpenMP
+    threads = torch.get_num_threads() if device == "cpu" else 1
+    want.update(device=device, target=target, model_dtype=model_dtype, threads=threads)
     stem = (f"nequip_l2r6stress0-{target}-{device}-{model_dtype}"
-            f"-torch{torch.__version__.split('+')[0]}")
+            f"-torch{torch.__version__.split('+')[0]}-t{threads}")
     output = folder / f"{stem}.nequip.pt2"
     record_path = folder / f"{stem}.json"
     if _cached(output, record_path, want):
@@ -638,7 +641,7 @@ def converted_published_model(device: str | None = None, target: str = "ase",
         package = converted_published_package(model_dtype, cache_dir=folder, verify=verify)
         record = dict(want, package=package.name)
         tmp = output.with_name(output.name.replace(".nequip.pt2", ".tmp.nequip.pt2"))
-        compile_model(package, tmp, device=device, target=target)
+        compile_model(package, tmp, device=device, target=target, threads=threads)
         if verify and target == "ase":
             from .calculators import compiled_calculator
 

@@ -74,7 +74,8 @@ def deployed_model(name: str = BEST_STUDENT, models_dir: str | os.PathLike | Non
 
     Checkpoints are committed (small, platform independent); the AOT Inductor
     file is built on first use into ``<cache>/students/`` (about a minute)
-    and rebuilt when the checkpoint changes. NequIP students compiled for the
+    and rebuilt when the checkpoint changes, one build per thread count
+    (:func:`~zifhelpers.potentials.compile.compile_model`, ``threads``). NequIP students compiled for the
     CPU get fused tensor products (``compile_model(..., fused_tensor_product=True)``).
     ``load_calculator(name)`` does this for you. A student saved by notebook 02
     or restored from git (``data/models/lineage.md`` names each earlier
@@ -100,8 +101,10 @@ def deployed_model(name: str = BEST_STUDENT, models_dir: str | os.PathLike | Non
     # NequIP students on a CPU: fused tensor products (same outputs, about a fifth faster)
     fused = device == "cpu" and checkpoint_model_config(ckpt)["_target_"] in (
         "nequip.model.NequIPGNNModel", BUILDER, *LEGACY_BUILDERS)
+    # kernels are built for this process's thread count: a one-thread build has no OpenMP
+    threads = torch.get_num_threads() if device == "cpu" else 1
     out = (Path(cache_dir()) / "students" / f"{ckpt.stem}-{digest}-{device}-torch{tag}-"
-           f"{COMPILE_RECIPE}{'-fused' if fused else ''}.nequip.pt2")
+           f"{COMPILE_RECIPE}-t{threads}{'-fused' if fused else ''}.nequip.pt2")
     if not out.is_file():
         from filelock import FileLock
 
@@ -109,7 +112,8 @@ def deployed_model(name: str = BEST_STUDENT, models_dir: str | os.PathLike | Non
         with FileLock(f"{out}.lock"):  # processes starting at once (pytest -n 2) compile it once
             if not out.is_file():
                 tmp = out.with_name(out.name.replace(".nequip.pt2", ".tmp.nequip.pt2"))
-                compile_model(ckpt, tmp, device=device, fused_tensor_product=fused)
+                compile_model(ckpt, tmp, device=device, fused_tensor_product=fused,
+                              threads=threads)
                 os.replace(tmp, out)
     return out
 
