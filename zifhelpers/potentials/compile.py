@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .checkpoints import checkpoint_model_config, fused_checkpoint
 
-__all__ = ["compile_model", "example_data"]
+__all__ = ["build_threads", "compile_model", "example_data"]
 
 
 def example_data(atoms, type_names, r_max: float):
@@ -68,6 +68,15 @@ def _example_data_file(model_config: dict, path: Path, atoms=None) -> Path:
     return path
 
 
+def build_threads(device: str = "cpu") -> int:
+    """Threads a model compiled now is built for: this process's ``torch.get_num_threads()``
+    on a CPU (a one-thread build has no OpenMP loop at all), 1 elsewhere. Part of cached
+    build names (``-t<n>``)."""
+    import torch
+
+    return torch.get_num_threads() if device == "cpu" else 1
+
+
 def compile_model(
     checkpoint: str | os.PathLike, output: str | os.PathLike, mode: str = "aotinductor",
     device: str = "cpu", example_atoms=None, target: str = "ase",
@@ -99,10 +108,8 @@ def compile_model(
     and stays serial wherever it runs; one built for n threads runs correctly
     on fewer. Cached builds carry it in their names (``-t<n>``).
     """
-    import torch
-
     output = Path(output)
-    threads = int(threads or torch.get_num_threads())
+    threads = int(threads or build_threads(device))
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     suffix = {"torchscript": ".nequip.pth", "aotinductor": ".nequip.pt2"}.get(mode)

@@ -622,12 +622,11 @@ def converted_published_model(device: str | None = None, target: str = "ase",
     the installed torch/nequip versions.
     """
     from .calculators import default_device
-    from .compile import compile_model
+    from .compile import build_threads, compile_model
 
     device = device or default_device()
     source, folder, want = _published_cache(cache_dir)
-    # kernels are built for this process's thread count: a one-thread build has no OpenMP
-    threads = torch.get_num_threads() if device == "cpu" else 1
+    threads = build_threads(device)  # a one-thread build has no OpenMP loop
     want.update(device=device, target=target, model_dtype=model_dtype, threads=threads)
     stem = (f"nequip_l2r6stress0-{target}-{device}-{model_dtype}"
             f"-torch{torch.__version__.split('+')[0]}-t{threads}")

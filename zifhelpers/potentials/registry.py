@@ -21,7 +21,7 @@ from .calculators import (
     read_legacy_metadata,
 )
 from .checkpoints import checkpoint_model_config
-from .compile import compile_model
+from .compile import build_threads, compile_model
 from .students import BUILDER, LEGACY_BUILDERS
 
 __all__ = ["MODELS", "DEPLOYED", "BEST_STUDENT", "MODELS_DIR", "load_calculator",
@@ -101,8 +101,7 @@ def deployed_model(name: str = BEST_STUDENT, models_dir: str | os.PathLike | Non
     # NequIP students on a CPU: fused tensor products (same outputs, about a fifth faster)
     fused = device == "cpu" and checkpoint_model_config(ckpt)["_target_"] in (
         "nequip.model.NequIPGNNModel", BUILDER, *LEGACY_BUILDERS)
-    # kernels are built for this process's thread count: a one-thread build has no OpenMP
-    threads = torch.get_num_threads() if device == "cpu" else 1
+    threads = build_threads(device)  # a one-thread build has no OpenMP loop
     out = (Path(cache_dir()) / "students" / f"{ckpt.stem}-{digest}-{device}-torch{tag}-"
            f"{COMPILE_RECIPE}-t{threads}{'-fused' if fused else ''}.nequip.pt2")
     if not out.is_file():
