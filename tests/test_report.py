@@ -161,6 +161,27 @@ def test_offset_note_calls_a_significant_offset_a_sampling_bias():
         report.offset_note({"offset_GPa": 0.1, "n": 1}, "glass01")
 
 
+def test_drift_note_compares_the_first_and_last_window_of_a_long_run():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    t = (np.arange(10) + 0.5) * 5.0  # 10 blocks of 5 ps, as notebook 05 writes a 50 ps run
+    flat = {"blocks_GPa": (0.02 + 0.01 * rng.standard_normal(10)).tolist(), "production_ps": 50.0,
+            "strain": 0.0, "slope_GPa_per_ps": 1e-5, "slope_err_GPa_per_ps": 1e-4}
+    note = report.drift_note(flat, "glass01")
+    assert note.startswith("glass01, one 50 ps run at strain +0.000 (student)")
+    assert "no drift beyond the noise" in note
+    # the pressure relaxes by 0.1 GPa over the run: last 10 ps against the first 10 ps
+    relaxing = {**flat, "blocks_GPa": (0.1 * np.exp(-t / 10.0) + 0.002 * rng.standard_normal(10)).tolist()}
+    note = report.drift_note(relaxing, "glass01")
+    first, last = np.mean(relaxing["blocks_GPa"][:2]), np.mean(relaxing["blocks_GPa"][-2:])
+    assert f"read {last - first:+.3f} ±" in note and "still drifts" in note
+    assert f"K0 would move by about {-4 * (last - first):+.2f} GPa" in note
+    assert "3 blocks: too few" in report.drift_note({**flat, "blocks_GPa": [0.0] * 3}, "glass01")
+    with pytest.raises(KeyError, match="glass01 has no 'blocks_GPa'"):
+        report.drift_note({"production_ps": 50.0}, "glass01")
+
+
 def test_zero_kelvin_checks_list_each_structure_and_the_glasses_mean(tmp_path):
     fit = {"sampler": {"K0_GPa": 2.0, "V0_A3": 4400.0, "rho0_g_cm3": 1.2},
            "reference": {"K0_GPa": 2.2, "V0_A3": 4390.0, "rho0_g_cm3": 1.21}}

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..data.paper import TABLE1, VALUES, PaperValue
 
-__all__ = ["Measurement", "MEASUREMENTS", "VERDICTS", "collect", "offset_note", "sampler_checks", "table1_checks", "zero_kelvin_checks",
+__all__ = ["Measurement", "MEASUREMENTS", "VERDICTS", "collect", "drift_note", "offset_note", "sampler_checks", "table1_checks", "zero_kelvin_checks",
            "render", "write_report", "repo_root"]
 
 
@@ -213,6 +213,48 @@ def offset_note(bias: dict[str, Any], system: str) -> str:
     if abs(offset) > 2 * err:
         text += (f": a sampling bias, which moves V0 by about offset/K0 and K0 by about "
                  f"−K′·offset = {-4 * offset:+.2f} GPa (BM2, K′ = 4)")
+    return text
+
+
+def drift_note(drift: dict[str, Any], system: str, window_ps: float = 10.0) -> str:
+    """A report note for a long run at one volume: does the pressure still move after equilibration?
+
+    ``drift`` is one entry of notebook 05's ``values.drift``: ``blocks_GPa``
+    (block means of the sampler's pressure, in time order over the production),
+    ``production_ps``, ``strain``, and the fitted ``slope_GPa_per_ps`` ±
+    ``slope_err_GPa_per_ps``. The note gives the slope and the pressure of the
+    last ``window_ps`` against the first (the window a P(V) volume of the
+    campaign averages over, 10 ps after 2 ps of equilibration), its error from
+    the blocks' scatter about their linear trend (a run of fewer than 4 blocks,
+    e.g. a smoke run, gets the slope only). A shift is called a drift when it is over twice its
+    error; a shift δ common to every volume moves K0 by about −K′δ (K′ = 4),
+    the same reading as :func:`offset_note`.
+    """
+    for field in ("blocks_GPa", "production_ps", "slope_GPa_per_ps", "slope_err_GPa_per_ps"):
+        if field not in drift:
+            raise KeyError(f"drift_note: the drift run of {system} has no {field!r} "
+                           f"(found {sorted(drift)}); pass an entry of notebook 05's values.drift")
+    blocks, total = [float(b) for b in drift["blocks_GPa"]], float(drift["production_ps"])
+    slope, slope_err = float(drift["slope_GPa_per_ps"]), float(drift["slope_err_GPa_per_ps"])
+    text = (f"{system}, one {total:g} ps run at strain {float(drift.get('strain', 0.0)):+.3f} "
+            f"(student): pressure slope {1e3 * slope:+.2f} ± {1e3 * slope_err:.2f} MPa/ps")
+    if len(blocks) < 4 or total <= 0:  # a smoke run: too few blocks for a trend and its noise
+        return text + f" ({len(blocks)} blocks: too few to compare its start and end)"
+    per_block = total / len(blocks)
+    n = min(max(1, round(window_ps / per_block)), len(blocks) // 2)
+    shift = statistics.fmean(blocks[-n:]) - statistics.fmean(blocks[:n])
+    # the blocks' scatter about their linear trend (conservative if the trend is curved)
+    times = [(i + 0.5) * per_block for i in range(len(blocks))]
+    fit = statistics.linear_regression(times, blocks)
+    residuals = [b - (fit.intercept + fit.slope * t) for t, b in zip(times, blocks, strict=True)]
+    err = math.sqrt(sum(r * r for r in residuals) / (len(blocks) - 2)) * math.sqrt(2.0 / n)
+    text += (f"; the last {n * per_block:.3g} ps read {shift:+.3f} ± {err:.3f} GPa against the "
+             f"first {n * per_block:.3g} ps")
+    if abs(shift) > 2 * err:
+        text += (f": the pressure still drifts after equilibration; were every volume to shift alike, "
+                 f"K0 would move by about {-4 * shift:+.2f} GPa (BM2, K′ = 4)")
+    else:
+        text += ": no drift beyond the noise, so the short equilibration is not what sets K0"
     return text
 
 
