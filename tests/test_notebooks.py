@@ -110,6 +110,9 @@ def test_notebook_05_reproduces(smoke_run):
     assert abs(bias["crystal, this CPU"]["offset_GPa"]) < 0.05
     drift = values["drift"]["crystal"]  # one volume run longer: block means and their slope
     assert len(drift["blocks_GPa"]) >= 2 and drift["slope_err_GPa_per_ps"] > 0
+    notes = outcome.results["notes"]["K_crystal"]  # both biases and the drift on the crystal's rows
+    assert "crystal, one 0.02 ps run at strain +0.000 (student)" in notes
+    assert "(H200" in notes and "(this CPU" in notes
     assert (out / "figures" / "05_drift_crystal.png").is_file()
 
 
