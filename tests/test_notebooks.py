@@ -138,6 +138,25 @@ def test_notebook_05_reads_a_finished_campaign_back_from_what_git_keeps(smoke_ru
         assert second[key] == pytest.approx(first[key], rel=1e-9)
     assert second["stress_strain"]["crystal"]["E_H"] == pytest.approx(first["stress_strain"]["crystal"]["E_H"])
 
+def test_notebook_03_runs_one_system_of_the_profile_and_reads_its_md_back(smoke_run, tmp_path):
+    """``systems="crystal_300K"``: one process per system; the crystal's runs are read back."""
+    import shutil
+
+    out, outcomes = smoke_run
+    shutil.copytree(out / "md" / "validation_H4_2fs", tmp_path / "md" / "validation_H4_2fs")
+    (one,) = run_notebooks(["03"], profile="smoke", output_dir=tmp_path, progress=False,
+                           parameters={"systems": "crystal_300K"})
+    assert one.ok, f"{one.error}\n{one.failing_source}"
+    first, values = outcomes["03_validation"].results["values"], one.results["values"]
+    assert list(values["overlaps_model_vs_reference"]) == ["crystal_300K"]
+    assert values["cn_liquid_1500K_reference"] is None and list(values["xray_peaks_A"]) == ["crystal_300K"]
+    for key in ("cn_crystal_300K_reference", "pore_crystal_300K_reference_cm3_kg"):
+        assert values[key] == pytest.approx(first[key], rel=1e-9)  # the same MD, not run again
+    (bad,) = run_notebooks(["03"], profile="smoke", output_dir=tmp_path, progress=False,
+                           parameters={"systems": "crystal"})
+    assert not bad.ok and "not among this profile's" in str(bad.error)
+
+
 def test_notebooks_01_and_02_reproduce(smoke_run):
     from glob import glob
     from pathlib import Path
