@@ -233,3 +233,23 @@ def test_a_group_row_names_the_systems_its_mean_is_over(tmp_path):
     assert rows["E_abinitio_glasses"]["note"] == "over 2: glass01, glass02; one seed each"
     assert rows["nu_abinitio_glasses"]["note"] == "over 2: glass01, glass02"
     assert rows["nu_abinitio_glasses"]["verdict"] == "agrees"
+
+
+def test_validation_checks_list_each_systems_overlaps_and_coordination(tmp_path):
+    values = {"model_under_test": "nequip-w32m", "md": {"timestep_fs": 2.0, "hydrogen_mass_amu": 4.0},
+              "overlaps_model_vs_reference": {
+                  "crystal_300K": {"g_ZnN": 0.991, "g_ZnZn": 0.987, "p_NZnN": 0.976},
+                  "liquid_1500K": {"g_ZnN": 0.962, "g_ZnZn": 0.951, "p_NZnN": 0.944}},
+              "cn_crystal_300K_reference": 4.0, "cn_crystal_300K_model": 4.0,
+              "cn_liquid_1500K_reference": 3.71, "cn_liquid_1500K_model": None}
+    _write(tmp_path, "results/cpu/results/03_validation.json",
+           {"notebook": "03", "profile": "cpu", "values": values})
+    rows = report.validation_checks(tmp_path)
+    assert [r["system"] for r in rows] == ["crystal_300K", "liquid_1500K"]
+    assert rows[1]["cn_reference"] == 3.71 and rows[1]["cn_model"] is None
+    text = report.render(report.collect(tmp_path, []), validation=rows)
+    assert "## Fig. 4: the student against the reference" in text
+    assert ("| liquid_1500K | nequip-w32m | H 4 amu, 2 fs (`cpu`) | 0.962, 0.951, 0.944 | —, 3.710 |"
+            in text)
+    assert "`results/cpu/results/03_validation.json`" in text
+    assert report.validation_checks(tmp_path / "nothing") == []

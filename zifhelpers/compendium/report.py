@@ -24,7 +24,7 @@ from typing import Any
 
 from ..data.paper import TABLE1, VALUES, PaperValue
 
-__all__ = ["Measurement", "MEASUREMENTS", "VERDICTS", "collect", "drift_note", "offset_note", "sampler_checks", "table1_checks", "zero_kelvin_checks",
+__all__ = ["Measurement", "MEASUREMENTS", "VERDICTS", "collect", "drift_note", "offset_note", "sampler_checks", "table1_checks", "validation_checks", "zero_kelvin_checks",
            "render", "write_report", "repo_root"]
 
 
@@ -409,6 +409,31 @@ def zero_kelvin_checks(root: str | os.PathLike | None = None) -> list[dict[str, 
     return rows
 
 
+def validation_checks(root: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """Every committed MD validation of a model against the reference (notebook 03, Fig. 4).
+
+    Read from ``values.overlaps_model_vs_reference`` of the results JSONs under
+    ``results/``: per system, the overlap (0–1, 1 identical) of the two
+    potentials' Zn–N and Zn–Zn RDFs and N–Zn–N angle distributions, and the
+    Zn–N coordination under each (null where the run did not measure it).
+    """
+    root = Path(root) if root else repo_root()
+    rows = []
+    for path, record in _results_records(root, "**/03_validation.json"):
+        values = record.get("values") or {}
+        overlaps = values.get("overlaps_model_vs_reference")
+        if not isinstance(overlaps, dict):
+            continue
+        md = values.get("md") or {}
+        for system, o in overlaps.items():
+            rows.append({"source": path.relative_to(root).as_posix(), "profile": record.get("profile", ""),
+                         "model": values.get("model_under_test", ""), "system": system,
+                         "md": md, **{k: o.get(k) for k in ("g_ZnN", "g_ZnZn", "p_NZnN")},
+                         "cn_reference": values.get(f"cn_{system}_reference"),
+                         "cn_model": values.get(f"cn_{system}_model")})
+    return rows
+
+
 def spearman(a: list[float], b: list[float]) -> float | None:
     """Spearman's rank correlation of two equally long lists (None for fewer than 3 pairs)."""
     from scipy.stats import spearmanr
@@ -458,10 +483,11 @@ def _fmt(x: float | None, ref: float) -> str:
 def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None = None,
            timesteps: list[dict[str, Any]] | None = None,
            zero_k: list[dict[str, Any]] | None = None,
-           table1: list[dict[str, Any]] | None = None) -> str:
+           table1: list[dict[str, Any]] | None = None,
+           validation: list[dict[str, Any]] | None = None) -> str:
     """The report as Markdown (``checks``: :func:`sampler_checks`; ``timesteps``:
     :func:`timestep_checks`; ``zero_k``: :func:`zero_kelvin_checks`; ``table1``:
-    :func:`table1_checks`)."""
+    :func:`table1_checks`; ``validation``: :func:`validation_checks`)."""
     counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
     lines = [
         "# Reproduction report",
@@ -505,7 +531,8 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None = Non
             notes.append(f"- *{p.quantity}*: {r['note']}")
     sources = sorted({r["source"] for r in rows if r["source"]} |
                      {c["source"] for c in checks or []} | {t["source"] for t in timesteps or []} |
-                     {z["source"] for z in zero_k or []} | {t["source"] for t in table1 or []})
+                     {z["source"] for z in zero_k or []} | {t["source"] for t in table1 or []} |
+                     {v["source"] for v in validation or []})
     if notes:
         lines += ["", "## Notes on the rows", "", *notes]
     if checks:
@@ -559,6 +586,21 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None = Non
             lines.append(f"| *ab initio* glasses, mean ± sd ({len(glasses)}) | | | "
                          f"{statistics.mean(k):.3f} ± {statistics.stdev(k):.3f} | | "
                          f"{statistics.mean(rho):.3f} ± {statistics.stdev(rho):.3f} |")
+    if validation:
+        lines += ["", "## Fig. 4: the student against the reference, each in its own MD", "",
+                  "Each potential runs its own MD of the same system (notebook 03); the overlap of "
+                  "their distributions is 1 for identical shapes (the shared area of the two "
+                  "normalised histograms). The paper compared its model with AIMD this way, by eye; "
+                  "here the reference stands in for AIMD.", "",
+                  "| system | model under test | MD | overlap: Zn–N RDF, Zn–Zn RDF, N–Zn–N angles | "
+                  "Zn–N coordination: model, reference |", "|---|---|---|---|---|"]
+        for v in validation:
+            md = v["md"]
+            md_txt = (f"H {md['hydrogen_mass_amu']:g} amu, {md['timestep_fs']:g} fs"
+                      if md.get("hydrogen_mass_amu") else f"real masses, {md.get('timestep_fs', 0.5):g} fs")
+            over = ", ".join("—" if v[k] is None else f"{v[k]:.3f}" for k in ("g_ZnN", "g_ZnZn", "p_NZnN"))
+            cn = ", ".join("—" if v[k] is None else f"{v[k]:.3f}" for k in ("cn_model", "cn_reference"))
+            lines.append(f"| {v['system']} | {v['model']} | {md_txt} (`{v['profile']}`) | {over} | {cn} |")
     for t in table1 or []:
         rho = t["force_rank_correlation"]
         lines += ["", f"## Table 1: the hyper-parameter screen (`{t['profile']}` profile)", "",
@@ -583,7 +625,7 @@ def write_report(root: str | os.PathLike | None = None, check: bool = False) -> 
     """Write (or, with ``check``, compare) ``REPRODUCTION.md``; returns (path, up to date)."""
     root = Path(root) if root else repo_root()
     text = render(collect(root), sampler_checks(root), timestep_checks(root),
-                  zero_kelvin_checks(root), table1_checks(root))
+                  zero_kelvin_checks(root), table1_checks(root), validation_checks(root))
     path = root / "REPRODUCTION.md"
     current = path.read_text() if path.is_file() else None
     if check:
