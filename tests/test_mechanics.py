@@ -95,6 +95,23 @@ def test_fluctuation_formula_recovers_a_known_tensor():
     assert stack.shape == (len(lengths), 6, 6) and lengths[-1] == 20000
 
 
+def test_jackknife_hill_errors_cover_the_truth_and_shrink_with_the_run():
+    c_true = _zif_like_stiffness()
+    truth = elastic.hill_average(c_true)
+    h0 = np.diag([15.4231, 15.4042, 18.4379])
+    short = elastic.hill_from_cell_fluctuations(_cells_from_stiffness(c_true, 300.0, h0, 400, seed=2), 300.0)
+    long = elastic.hill_from_cell_fluctuations(_cells_from_stiffness(c_true, 300.0, h0, 40_000, seed=3), 300.0)
+    assert short["n_frames"] == 400 and short["n_blocks"] == 5
+    for key in ("K_H", "E_H", "G_H", "nu_H"):
+        assert 0 < long[f"{key}_err"] < short[f"{key}_err"] / 5  # 100x the frames: errors / 10
+        for est in (short, long):
+            assert abs(est[key] - truth[key]) < 4 * est[f"{key}_err"]
+    with pytest.raises(ValueError, match="n_blocks must be an integer >= 2"):
+        elastic.hill_from_cell_fluctuations(np.zeros((50, 3, 3)), 300.0, n_blocks=1)
+    with pytest.raises(ValueError, match="keeps 7 frames"):
+        elastic.hill_from_cell_fluctuations(np.tile(h0, (8, 1, 1)), 300.0)
+
+
 def test_hill_average_isotropic_and_copper():
     lam, mu = 2.0, 1.0
     c = np.zeros((6, 6))

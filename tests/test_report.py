@@ -40,6 +40,21 @@ def test_rows_verdicts_and_z(tmp_path):
     assert "too short" in text and "**differs**" in text and "`results/a.json`" in text
 
 
+def test_inside_the_target_with_an_error_wider_than_it_is_undecided(tmp_path):
+    """A 20 ps NσT run: K inside ± 30 % of 1.58 GPa, but ± 1.3 GPa cannot tell."""
+    ms = [report.Measurement("K_fluct_crystal", "results/a.json", "v.K", "v.dK", "student", "NsT"),
+          report.Measurement("E_crystal", "results/a.json", "v.E", "v.dE", "student", "NsT"),
+          report.Measurement("G_crystal", "results/a.json", "v.G", "v.dG", "student", "NsT")]
+    _write(tmp_path, "results/a.json", {"v": {"K": 1.78, "dK": 1.31, "E": 2.21, "dE": 0.32,
+                                              "G": 0.50, "dG": 2.0}})
+    rows = {r["key"]: r for r in report.collect(tmp_path, ms)}
+    assert rows["K_fluct_crystal"]["verdict"] == "undecided"  # window ± 0.47 GPa
+    assert rows["E_crystal"]["verdict"] == "agrees"  # -11 %, error 0.32 < window 0.75
+    assert rows["G_crystal"]["verdict"] == "differs"  # outside the window whatever the error
+    text = report.render(list(rows.values()))
+    assert "1 agree, 0 consistent with a bound, 1 undecided, 1 differ," in text
+
+
 def test_a_results_file_without_the_named_field_is_an_error(tmp_path):
     ms = [report.Measurement("K_crystal", "results/a.json", "fits.K", None, "ref", "run")]
     _write(tmp_path, "results/a.json", {"fits": {"K0": 1.3}})

@@ -34,6 +34,7 @@ __all__ = [
     "block_average",
     "lagrangian_strain",
     "elastic_from_cell_fluctuations",
+    "hill_from_cell_fluctuations",
     "bulk_modulus_from_volume_fluctuations",
     "cumulative_elastic",
     "hill_average",
@@ -196,6 +197,37 @@ def cumulative_elastic(cells, temperature: float, n_points: int = 20) -> tuple[n
     cells = np.asarray(cells, dtype=float)
     lengths = np.unique(np.linspace(max(20, len(cells) // n_points), len(cells), n_points).astype(int))
     return lengths, np.array([elastic_from_cell_fluctuations(cells[:n], temperature) for n in lengths])
+
+
+def hill_from_cell_fluctuations(cells, temperature: float, n_blocks: int = 5) -> dict[str, float]:
+    """Hill averages from NσT cell fluctuations, with jackknife errors over time blocks.
+
+    The run is cut into ``n_blocks`` contiguous blocks; C is computed again with
+    each block left out (:func:`elastic_from_cell_fluctuations`), and the
+    spread of those estimates gives the jackknife standard error of each Hill
+    modulus, ``sqrt((n − 1)/n · Σ (θ_i − θ̄)²)`` (Efron & Stein, Ann. Stat. 9,
+    586, 1981). Contiguous blocks keep correlated frames together, so blocks
+    longer than the cell's correlation time give honest errors; a short run
+    gives large ones, which is the point.
+
+    Returns the keys of :func:`hill_average` and each with ``_err``, plus
+    ``n_frames`` and ``n_blocks``.
+    """
+    cells = np.asarray(cells, dtype=float)
+    if not isinstance(n_blocks, (int, np.integer)) or n_blocks < 2:
+        raise ValueError(f"n_blocks must be an integer >= 2, got {n_blocks!r}")
+    if cells.ndim != 3 or cells.shape[1:] != (3, 3) or len(cells) - len(cells) // n_blocks - 1 < 7:
+        raise ValueError(f"cells must have shape (n, 3, 3) with n large enough that leaving one of "
+                         f"{n_blocks} blocks out keeps 7 frames, got {cells.shape}")
+    full = hill_average(elastic_from_cell_fluctuations(cells, temperature))
+    blocks = np.array_split(np.arange(len(cells)), n_blocks)
+    left_out = [hill_average(elastic_from_cell_fluctuations(np.delete(cells, b, axis=0), temperature))
+                for b in blocks]
+    errors = {}
+    for key in full:
+        values = np.array([h[key] for h in left_out])
+        errors[f"{key}_err"] = float(np.sqrt((n_blocks - 1) / n_blocks * ((values - values.mean()) ** 2).sum()))
+    return {**full, **errors, "n_frames": len(cells), "n_blocks": int(n_blocks)}
 
 
 def hill_average(C) -> dict[str, float]:

@@ -75,6 +75,16 @@ def _table3(key: str, quantity: str) -> Measurement:
                        f"values.stress_strain.crystal.{quantity}_err", _REF_ON_STUDENT, _SS_CPU)
 
 
+_FLUCT_CPU = ("cpu profile: one NσT run of 2 + 20 ps, 300 K, cell fluctuations (the paper's route, "
+              "over 5–10 ns); errors: jackknife over 5 time blocks")
+
+
+def _table3_fluct(key: str, quantity: str) -> Measurement:
+    """The crystal's Hill modulus from the student's own NσT cell fluctuations."""
+    return Measurement(key, _MECH_CPU, f"values.crystal_{quantity}", f"values.crystal_{quantity}_err",
+                       "student nequip-w32m (its own NσT MD; no reference on cells)", _FLUCT_CPU)
+
+
 def _table3_glasses(key: str, quantity: str, unit: str) -> Measurement:
     """The ab initio glasses' mean Hill modulus by stress–strain (``values.table3_summary``)."""
     base = "values.table3_summary.abinitio_glasses"
@@ -100,6 +110,10 @@ MEASUREMENTS: list[Measurement] = [
     _table3("E_crystal", "E_H"),
     _table3("G_crystal", "G_H"),
     _table3("nu_crystal", "nu_H"),
+    _table3_fluct("K_fluct_crystal", "K_H"),
+    _table3_fluct("E_crystal", "E_H"),
+    _table3_fluct("G_crystal", "G_H"),
+    _table3_fluct("nu_crystal", "nu_H"),
     _table3_glasses("K_fluct_abinitio_glasses", "K_H", "GPa"),
     _table3_glasses("E_abinitio_glasses", "E_H", "GPa"),
     _table3_glasses("G_abinitio_glasses", "G_H", "GPa"),
@@ -170,20 +184,31 @@ def _z(ours: float, err: float | None, paper: PaperValue) -> float | None:
     return (ours - paper.value) / scale if scale > 0 else None
 
 
-VERDICTS = ("agrees", "consistent (bound)", "differs", "not measured")
+VERDICTS = ("agrees", "consistent (bound)", "undecided", "differs", "not measured")
+
+
+def _tolerance(paper: PaperValue) -> float | None:
+    """The half-width of the paper value's target window (None without a target)."""
+    if paper.target is None:
+        return None
+    kind, tol = paper.target
+    return {"abs": tol, "rel": (tol or 0.0) * abs(paper.value), "spread": paper.spread or 0.0}.get(kind)
 
 
 def _bound_verdict(bound: float, paper: PaperValue) -> str:
     """A lower bound is consistent when some value inside the paper's target is above it."""
-    kind, tol = paper.target or ("abs", 0.0)
-    slack = {"abs": tol, "rel": tol * abs(paper.value), "spread": paper.spread or 0.0}.get(kind, 0.0)
-    return "consistent (bound)" if bound <= paper.value + slack else "differs"
+    return "consistent (bound)" if bound <= paper.value + (_tolerance(paper) or 0.0) else "differs"
 
 
-def _verdict(ours: float, z: float | None, paper: PaperValue) -> str:
+def _verdict(ours: float, z: float | None, paper: PaperValue, err: float | None = None) -> str:
+    """``agrees`` inside the target window, unless our error is wider than the window itself:
+    such an estimate cannot tell whether the target is met (``undecided``)."""
     met = paper.within_target(ours)
     if met is not None:
-        return "agrees" if met else "differs"
+        if not met:
+            return "differs"
+        tol = _tolerance(paper)
+        return "undecided" if err is not None and tol is not None and err > tol else "agrees"
     if z is None:
         return "agrees" if math.isclose(ours, paper.value, rel_tol=0.05) else "differs"
     return "agrees" if abs(z) <= 2 else "differs"
@@ -309,7 +334,7 @@ def collect(root: str | os.PathLike | None = None,
         if m.bound not in ("", "lower"):
             raise ValueError(f"measurement of {m.key}: bound must be '' or 'lower', got {m.bound!r}")
         z = None if m.bound else _z(ours, err, paper)
-        verdict = _bound_verdict(ours, paper) if m.bound else _verdict(ours, z, paper)
+        verdict = _bound_verdict(ours, paper) if m.bound else _verdict(ours, z, paper, err)
         rows.append({"key": m.key, "paper": paper, "ours": ours, "error": err, "z": z,
                      "verdict": verdict, "potential": m.potential, "bound": m.bound,
                      "run": m.run, "source": m.path, "note": note})
@@ -502,10 +527,12 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None = Non
         "distilled from the reference (`data/models/README.md`).",
         "",
         f"**{counts['agrees']} agree, {counts['consistent (bound)']} consistent with a bound, "
-        f"{counts['differs']} differ, {counts['not measured']} not measured yet.** A paper ± is "
+        f"{counts['undecided']} undecided, {counts['differs']} differ, {counts['not measured']} "
+        "not measured yet.** A paper ± is "
         "the spread over its glass models; ours is the standard error of our estimate. "
         "z = (ours − paper) / √(error² + spread²). Verdict: the campaign's target where there "
-        "is one, else |z| ≤ 2; a bound (≥) is consistent when the paper's value within its "
+        "is one, else |z| ≤ 2; inside the target with an error wider than the target itself is "
+        "undecided; a bound (≥) is consistent when the paper's value within its "
         "target is not excluded by it.",
         "",
         "| quantity | paper | source | ours | potential | run | z | target | verdict |",
