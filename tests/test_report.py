@@ -44,15 +44,20 @@ def test_inside_the_target_with_an_error_wider_than_it_is_undecided(tmp_path):
     """A 20 ps NσT run: K inside ± 30 % of 1.58 GPa, but ± 1.3 GPa cannot tell."""
     ms = [report.Measurement("K_fluct_crystal", "results/a.json", "v.K", "v.dK", "student", "NsT"),
           report.Measurement("E_crystal", "results/a.json", "v.E", "v.dE", "student", "NsT"),
-          report.Measurement("G_crystal", "results/a.json", "v.G", "v.dG", "student", "NsT")]
+          report.Measurement("G_crystal", "results/a.json", "v.G", "v.dG", "student", "NsT"),
+          report.Measurement("nu_crystal", "results/a.json", "v.nu", "v.dnu", "student", "NsT"),
+          report.Measurement("K_mlp_glasses", "results/a.json", "v.Kg", "v.dKg", "student", "PV")]
     _write(tmp_path, "results/a.json", {"v": {"K": 1.78, "dK": 1.31, "E": 2.21, "dE": 0.32,
-                                              "G": 0.50, "dG": 2.0}})
+                                              "G": 0.50, "dG": 0.10, "nu": 0.60, "dnu": 0.10,
+                                              "Kg": 2.43, "dKg": 1.48}})
     rows = {r["key"]: r for r in report.collect(tmp_path, ms)}
-    assert rows["K_fluct_crystal"]["verdict"] == "undecided"  # window ± 0.47 GPa
+    assert rows["K_fluct_crystal"]["verdict"] == "undecided"  # inside, but window ± 0.47 GPa
     assert rows["E_crystal"]["verdict"] == "agrees"  # -11 %, error 0.32 < window 0.75
-    assert rows["G_crystal"]["verdict"] == "differs"  # outside the window whatever the error
+    assert rows["G_crystal"]["verdict"] == "differs"  # outside the window, error inside it
+    assert rows["nu_crystal"]["verdict"] == "differs"  # error over the window, but z = +3.6
+    assert rows["K_mlp_glasses"]["verdict"] == "undecided"  # outside the spread, z = -0.5
     text = report.render(list(rows.values()))
-    assert "1 agree, 0 consistent with a bound, 1 undecided, 1 differ," in text
+    assert "1 agree, 0 consistent with a bound, 2 undecided, 2 differ," in text
 
 
 def test_a_results_file_without_the_named_field_is_an_error(tmp_path):

@@ -200,34 +200,45 @@ def cumulative_elastic(cells, temperature: float, n_points: int = 20) -> tuple[n
 
 
 def hill_from_cell_fluctuations(cells, temperature: float, n_blocks: int = 5) -> dict[str, float]:
-    """Hill averages from NσT cell fluctuations, with jackknife errors over time blocks.
+    """Hill averages from NσT cell fluctuations, with errors that include convergence.
 
-    The run is cut into ``n_blocks`` contiguous blocks; C is computed again with
-    each block left out (:func:`elastic_from_cell_fluctuations`), and the
-    spread of those estimates gives the jackknife standard error of each Hill
-    modulus, ``sqrt((n − 1)/n · Σ (θ_i − θ̄)²)`` (Efron & Stein, Ann. Stat. 9,
-    586, 1981). Contiguous blocks keep correlated frames together, so blocks
-    longer than the cell's correlation time give honest errors; a short run
-    gives large ones, which is the point.
+    Two estimates of the error of each Hill modulus; the larger is returned as
+    ``<key>_err``:
 
-    Returns the keys of :func:`hill_average` and each with ``_err``, plus
+    - the jackknife over ``n_blocks`` contiguous time blocks: C computed again
+      with each block left out (:func:`elastic_from_cell_fluctuations`),
+      ``sqrt((n − 1)/n · Σ (θ_i − θ̄)²)`` (Efron & Stein, Ann. Stat. 9, 586,
+      1981), also returned as ``<key>_jackknife_err``;
+    - the convergence shift: the full run's value minus the mean of its two
+      halves' (``<key>_halves_shift``). A run too short for the slow modes of
+      the cell fluctuates more over its whole length than within its halves,
+      which shifts the estimate by more than the jackknife can see.
+
+    Returns the keys of :func:`hill_average`, the three errors of each, and
     ``n_frames`` and ``n_blocks``.
     """
     cells = np.asarray(cells, dtype=float)
     if not isinstance(n_blocks, (int, np.integer)) or n_blocks < 2:
         raise ValueError(f"n_blocks must be an integer >= 2, got {n_blocks!r}")
-    if cells.ndim != 3 or cells.shape[1:] != (3, 3) or len(cells) - len(cells) // n_blocks - 1 < 7:
-        raise ValueError(f"cells must have shape (n, 3, 3) with n large enough that leaving one of "
-                         f"{n_blocks} blocks out keeps 7 frames, got {cells.shape}")
-    full = hill_average(elastic_from_cell_fluctuations(cells, temperature))
-    blocks = np.array_split(np.arange(len(cells)), n_blocks)
-    left_out = [hill_average(elastic_from_cell_fluctuations(np.delete(cells, b, axis=0), temperature))
-                for b in blocks]
-    errors = {}
+    if cells.ndim != 3 or cells.shape[1:] != (3, 3) or len(cells) < 14 or (
+            len(cells) - len(cells) // n_blocks - 1 < 7):
+        raise ValueError(f"cells must have shape (n, 3, 3) with n >= 14 and large enough that leaving "
+                         f"one of {n_blocks} blocks out keeps 7 frames, got {cells.shape}")
+
+    def hill(part):
+        return hill_average(elastic_from_cell_fluctuations(part, temperature))
+
+    full = hill(cells)
+    left_out = [hill(np.delete(cells, b, axis=0)) for b in np.array_split(np.arange(len(cells)), n_blocks)]
+    halves = [hill(part) for part in np.array_split(cells, 2)]
+    out = dict(full)
     for key in full:
         values = np.array([h[key] for h in left_out])
-        errors[f"{key}_err"] = float(np.sqrt((n_blocks - 1) / n_blocks * ((values - values.mean()) ** 2).sum()))
-    return {**full, **errors, "n_frames": len(cells), "n_blocks": int(n_blocks)}
+        jackknife = float(np.sqrt((n_blocks - 1) / n_blocks * ((values - values.mean()) ** 2).sum()))
+        shift = float(full[key] - 0.5 * (halves[0][key] + halves[1][key]))
+        out.update({f"{key}_err": max(jackknife, abs(shift)), f"{key}_jackknife_err": jackknife,
+                    f"{key}_halves_shift": shift})
+    return {**out, "n_frames": len(cells), "n_blocks": int(n_blocks)}
 
 
 def hill_average(C) -> dict[str, float]:

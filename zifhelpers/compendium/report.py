@@ -201,14 +201,15 @@ def _bound_verdict(bound: float, paper: PaperValue) -> str:
 
 
 def _verdict(ours: float, z: float | None, paper: PaperValue, err: float | None = None) -> str:
-    """``agrees`` inside the target window, unless our error is wider than the window itself:
-    such an estimate cannot tell whether the target is met (``undecided``)."""
+    """``agrees`` inside the target window, ``differs`` outside it, unless our error is wider
+    than the window itself: such an estimate cannot tell whether the target is met, and is
+    ``undecided`` unless it is more than 2σ (|z| > 2) from the paper."""
     met = paper.within_target(ours)
     if met is not None:
-        if not met:
-            return "differs"
         tol = _tolerance(paper)
-        return "undecided" if err is not None and tol is not None and err > tol else "agrees"
+        if err is not None and tol is not None and err > tol:
+            return "differs" if z is not None and abs(z) > 2 else "undecided"
+        return "agrees" if met else "differs"
     if z is None:
         return "agrees" if math.isclose(ours, paper.value, rel_tol=0.05) else "differs"
     return "agrees" if abs(z) <= 2 else "differs"
@@ -531,8 +532,8 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None = Non
         "not measured yet.** A paper ± is "
         "the spread over its glass models; ours is the standard error of our estimate. "
         "z = (ours − paper) / √(error² + spread²). Verdict: the campaign's target where there "
-        "is one, else |z| ≤ 2; inside the target with an error wider than the target itself is "
-        "undecided; a bound (≥) is consistent when the paper's value within its "
+        "is one, else |z| ≤ 2; with an error wider than the target itself, undecided unless "
+        "|z| > 2; a bound (≥) is consistent when the paper's value within its "
         "target is not excluded by it.",
         "",
         "| quantity | paper | source | ours | potential | run | z | target | verdict |",
