@@ -196,6 +196,16 @@ def test_pore_volume_refuses_a_non_periodic_structure_instead_of_exiting(crystal
         analysis.pore_volume(molecule)
 
 
+def test_zeo_aborting_raises_an_error_and_keeps_the_interpreter(crystal, monkeypatch):
+    """Zeo++ aborted (SIGABRT) once in CI on an MD frame, killing the test worker: it runs in a
+    child process now, so a crash is an error naming the signal."""
+    from zifhelpers.analysis import structure
+
+    monkeypatch.setattr(structure, "_ZEO_SCRIPT", "import os; os.abort()")
+    with pytest.raises(RuntimeError, match=r"died 2 times .*signal 6 \(SIGABRT\).*interpreter was kept"):
+        analysis.pore_volume(crystal)
+
+
 def test_msd_windows_recovers_a_random_walks_diffusion_across_the_boundary():
     # a random walk with steps of variance s2 per axis: MSD(m frames) = 3 m s2 exactly on average
     rng = np.random.default_rng(0)

@@ -6,7 +6,6 @@ triclinic-safe and fast on thousands of atoms.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import tempfile
@@ -459,20 +458,36 @@ def msd_windows(
     return out
 
 
-@contextlib.contextmanager
-def _quiet_fds():
-    """Silence C/C++ output on stdout and stderr (Zeo++ prints a lot)."""
-    saved = [os.dup(1), os.dup(2)]
-    with open(os.devnull, "w") as null:
-        try:
-            os.dup2(null.fileno(), 1)
-            os.dup2(null.fileno(), 2)
-            yield
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
+#: Zeo++ runs in a child process: it can abort (SIGABRT) on a frame, and must not take the
+#: interpreter, a notebook kernel or a test worker with it. The child prints its result after a marker.
+_ZEO_MARKER = "@@zeo-volume@@"
+_ZEO_SCRIPT = f"""
+import sys
+from pyzeo.area_volume import volume
+from pyzeo.netstorage import AtomNetwork
+network = AtomNetwork.read_from_CIF(sys.argv[1])
+text = volume(network, float(sys.argv[2]), float(sys.argv[2]), int(sys.argv[3]))
+sys.stdout.flush()
+print("{_ZEO_MARKER}" + (text.decode() if isinstance(text, bytes) else text), flush=True)
+"""
+
+
+def _zeo_volume(path: str, probe_radius: float, samples_per_atom: int, attempts: int = 2) -> str:
+    """Zeo++'s volume report for a CIF file, from a child process (retried once if it dies)."""
+    import signal
+    import subprocess
+    import sys
+
+    for _ in range(attempts):
+        proc = subprocess.run([sys.executable, "-c", _ZEO_SCRIPT, path, repr(float(probe_radius)),
+                               str(int(samples_per_atom))], capture_output=True, text=True, timeout=900)
+        if proc.returncode == 0 and _ZEO_MARKER in proc.stdout:
+            return proc.stdout.split(_ZEO_MARKER, 1)[1]
+    code = proc.returncode
+    how = f"signal {-code} ({signal.Signals(-code).name})" if code < 0 else f"exit status {code}"
+    raise RuntimeError(f"Zeo++ (pyzeo) died {attempts} times on this structure ({how}; probe "
+                       f"{probe_radius} Å, {samples_per_atom} samples per atom); the interpreter was "
+                       f"kept. Its last output: {(proc.stderr or proc.stdout)[-400:]!r}")
 
 
 _ZEO_FIELDS = re.compile(r"(AV_cm\^3/g|NAV_cm\^3/g|AV_Volume_fraction|NAV_Volume_fraction):\s*(\S+)")
@@ -500,9 +515,6 @@ def pore_volume(
         ``total_cm3_kg``, ``accessible_cm3_kg``, ``non_accessible_cm3_kg`` and
         the matching volume fractions ``total_fraction`` etc.
     """
-    from pyzeo.area_volume import volume
-    from pyzeo.netstorage import AtomNetwork
-
     # Zeo++ calls exit() on these, silently, taking the interpreter with it
     if not atoms.pbc.all() or atoms.cell.rank < 3 or atoms.get_volume() <= 0:
         raise ValueError(f"pore_volume needs a fully periodic cell with a volume; got "
@@ -517,10 +529,7 @@ def pore_volume(
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "frame.cif")
         atoms.write(path, format="cif")
-        with _quiet_fds():
-            network = AtomNetwork.read_from_CIF(path)
-            text = volume(network, probe_radius, probe_radius, samples_per_atom)
-    text = text.decode() if isinstance(text, bytes) else text
+        text = _zeo_volume(path, probe_radius, samples_per_atom)
     fields = dict(_ZEO_FIELDS.findall(text))
     if len(fields) != 4:
         raise RuntimeError(f"could not parse Zeo++'s volume output: {text!r}")
