@@ -205,3 +205,24 @@ def test_a_break_found_at_the_last_step_is_followed_past_the_end(tmp_path):
     assert (tmp_path / "heals" / "transients.csv").read_text().count("\n") == 2
     with pytest.raises(MDGuardError, match="at the end of the run and throughout the 20 fs"):
         MDRun(tmp_path / "stays", stretched, one_step, calc=no_forces, **kw).run(progress=False)
+
+
+def test_glass_pair_counts_counts_the_new_frames_and_reads_them_back(tmp_path):
+    from ase.calculators.lj import LennardJones
+
+    from zifhelpers.analysis.structure import pair_counts
+
+    crystal = load_structure("crystal")
+    soft = LennardJones(sigma=0.5, epsilon=1e-4, rc=1.5)
+    kw = dict(timestep_fs=1.0, hydrogen_mass_amu=4.0, frame_every=2, progress=False)
+    out = meltquench.glass_pair_counts(crystal, tmp_path / "g", "soft", 0.008, calc=soft, **kw)
+    frames = [f for f in read_trajectory(tmp_path / "g") if f.info["stage"] == "production"]
+    assert out["n_frames"] == len(frames) - 1 == 4  # steps 2..8; step 0 is the glass itself
+    r, counts = pair_counts(frames[1:], "Zn", "N", r_max=4.0, bin_width=0.05)
+    assert out["counts"] == counts.tolist() and np.allclose(out["r_A"], r)
+    assert sum(out["counts"][: int(2.3 / 0.05)]) == 4 * 16 * 4  # 4 frames, 16 Zn, 4 N each
+    (tmp_path / "g" / "trajectory.extxyz").unlink()  # a new machine: summary.json only
+    again = meltquench.glass_pair_counts(crystal, tmp_path / "g", "soft", 0.008, calc=object(), **kw)
+    assert again == out
+    with pytest.raises(ValueError, match="other settings.*production_ps"):
+        meltquench.glass_pair_counts(crystal, tmp_path / "g", "soft", 0.016, calc=soft, **kw)

@@ -1,8 +1,9 @@
-"""Command line: ``python -m zifhelpers {run,fetch,md-resume,runs,pack,convert-published,report} ...``."""
+"""Command line: ``python -m zifhelpers {run,fetch,md-resume,runs,pack,convert-published,report,glass-barrier} ...``."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -58,6 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     pack.add_argument("root", help="e.g. results/cpu/md")
     runs = sub.add_parser("runs", help="list the MD runs under a folder and how far each got")
     runs.add_argument("root", help="e.g. results/cpu/md")
+    gb = sub.add_parser(
+        "glass-barrier",
+        help="the made glasses' Zn-N barrier: their 300 K runs continued, pair counts pooled")
+    gb.add_argument("campaign", help="notebook 04's campaign folder, e.g. results/cpu")
+    gb.add_argument("--profile", default="smoke", choices=list(PROFILES))
+    gb.add_argument("--seeds", type=int, nargs="*", default=None,
+                    help="run only these glasses (default: all); two processes may share a folder")
+    gb.add_argument("--no-progress", action="store_true")
     rep = sub.add_parser("report", help="write REPRODUCTION.md from the committed results")
     rep.add_argument("--check", action="store_true",
                      help="only compare: exit 1 when REPRODUCTION.md is out of date")
@@ -89,6 +98,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(out['packed'])} runs packed ({size:.1f} MiB), {len(out['removed'])} archives "
               f"removed (read back from summary.json), {len(out['skipped'])} without a checkpoint "
               f"yet; commit them with `git add -A {args.root}`")
+        return 0
+
+    if args.command == "glass-barrier":
+        from .compendium.glass_barrier import glass_barrier
+        from .simulation.md import MDGuardError
+
+        try:
+            path = glass_barrier(args.campaign, args.profile, seeds=args.seeds,
+                                 progress=not args.no_progress)
+        except (FileNotFoundError, KeyError, ValueError, RuntimeError, MDGuardError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        pooled = json.loads(path.read_text())["values"]
+        b = pooled["pooled"]
+        print(f"{path}: Zn-N barrier {'=' if b['resolved'] else '>='} {b['lower_bound']:.1f} kJ/mol "
+              f"over {pooled['pooled_ps']:.0f} ps of 300 K runs"
+              + (f" (not finished yet: seeds {pooled['missing']})" if pooled["missing"] else ""))
         return 0
 
     if args.command == "runs":

@@ -124,6 +124,8 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "umbrella": {"n_bonds": 1, "centers_A": [2.0, 2.1], "spring_eV_A2": 5.0,
                          "bins_A": [1.8, 2.4, 0.05], "equilibrate_ps": 0.004,
                          "production_ps": 0.024, "frame_every_fs": 2.0, "reference_frames": 1},
+            # python -m zifhelpers glass-barrier: the glasses' 300 K runs continued
+            "barrier_extension": {"production_ps": 0.008, "frame_every": 2},
         },
         "quick": {
             # a laptop hour: the cpu schedule's shape, shorter (1 ps at 300 K, 100 K/ps ramps,
@@ -160,6 +162,10 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "umbrella": {"n_bonds": 1, "centers_A": [round(1.9 + 0.1 * k, 2) for k in range(17)],
                          "spring_eV_A2": 5.0, "bins_A": [1.85, 3.55, 0.05], "equilibrate_ps": 0.5,
                          "production_ps": 3.0, "frame_every_fs": 10.0, "reference_frames": 5},
+            # python -m zifhelpers glass-barrier: each glass's 300 K run continued by 40 ps,
+            # twice the 20 ps its seed's notebook sampled (and frames every 50 fs, not 100):
+            # more Zn-N pair counts at the barrier's top; about 20 min a glass on one core
+            "barrier_extension": {"production_ps": 40.0, "frame_every": 25},
         },
         "paper": {
             "protocol": {},
@@ -168,6 +174,7 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "umbrella": {"n_bonds": 4, "centers_A": [round(1.9 + 0.1 * k, 2) for k in range(17)],
                          "spring_eV_A2": 5.0, "bins_A": [1.85, 3.55, 0.05], "equilibrate_ps": 1.0,
                          "production_ps": 10.0, "frame_every_fs": 10.0, "reference_frames": 10},
+            "barrier_extension": {"production_ps": 100.0, "frame_every": 200},
         },
     },
     "05_mechanics": {

@@ -19,7 +19,7 @@ from ase import Atoms
 
 from .md import MDGuardError, MDRun, Schedule, read_thermo, read_trajectory
 
-__all__ = ["MeltQuench", "glass_at_300K", "count_transients", "disorder_metrics", "verdict", "plot_schedule", "plateau_evolution", "CRYSTAL_RING_SIZES"]
+__all__ = ["MeltQuench", "glass_at_300K", "glass_pair_counts", "count_transients", "disorder_metrics", "verdict", "plot_schedule", "plateau_evolution", "CRYSTAL_RING_SIZES"]
 
 #: Ring sizes (Zn + imidazolate members) of the ZIF-4 crystal's cag net.
 CRYSTAL_RING_SIZES = (8, 12, 16)
@@ -192,6 +192,67 @@ def glass_at_300K(
                 hydrogen_mass_amu=hydrogen_mass_amu, calc=calc)
     run.run(progress=progress)
     return Path(workdir)
+
+
+def glass_pair_counts(
+    glass: Atoms,
+    workdir: str | os.PathLike,
+    calculator: str,
+    production_ps: float,
+    timestep_fs: float = 0.5,
+    hydrogen_mass_amu: float | None = None,
+    frame_every: int = 200,
+    temperature_K: float = 300.0,
+    seed: int = 0,
+    r_max_A: float = 4.0,
+    bin_width_A: float = 0.05,
+    progress: bool = True,
+    calc=None,
+) -> dict:
+    """More NVT sampling of a made glass, kept as its raw Zn–N pair counts.
+
+    The first Zn–N barrier (the paper: ≈ 26 kJ/mol at 300 K) is the PMF of a bin
+    that a pair visits e^(−10) times as often as the first peak, so its count
+    grows only with the frames sampled: pooled counts bound it from below or,
+    once the emptiest bin between the shells holds pairs, resolve it
+    (:func:`zifhelpers.analysis.structure.barrier_lower_bound`). Runs
+    :func:`glass_at_300K` from ``glass`` (e.g. the last frame of a glass's own
+    300 K run, so no new equilibration is needed) in ``workdir`` and counts the
+    Zn–N pairs of its production frames after the first (that one is ``glass``
+    itself) with :func:`~zifhelpers.analysis.structure.pair_counts`.
+
+    The counts are written to ``workdir/summary.json`` and read back from it on a
+    later call, so that a new machine needs only that file (the trajectory is not
+    kept in git). Returns ``r_A`` (bin centres, Å), ``counts``, ``n_frames``,
+    ``production_ps``, ``frame_every``, ``timestep_fs`` and ``seed``.
+    """
+    from ..analysis.structure import pair_counts
+
+    summary = Path(workdir) / "summary.json"
+    want = {"production_ps": float(production_ps), "frame_every": int(frame_every),
+            "timestep_fs": float(timestep_fs), "seed": int(seed)}
+    if summary.is_file():
+        done = json.loads(summary.read_text())
+        other = {k: (done.get(k), v) for k, v in want.items() if done.get(k) != v}
+        if other:
+            raise ValueError(f"{summary}: made with other settings (found, asked): {other}; "
+                             "use another folder")
+        return done
+    folder = glass_at_300K(glass, workdir, calculator, production_ps, timestep_fs=timestep_fs,
+                           hydrogen_mass_amu=hydrogen_mass_amu, frame_every=frame_every,
+                           temperature_K=temperature_K, seed=seed, progress=progress, calc=calc)
+    state = json.loads((folder / "status.json").read_text())
+    if state.get("state") != "finished":
+        raise RuntimeError(f"{folder}: the 300 K run stopped ({state.get('state')}: "
+                           f"{state.get('reason', '')}); resume it or look at its thermo.csv")
+    frames = [f for f in read_trajectory(folder) if f.info["stage"] == "production"][1:]
+    r, counts = pair_counts(frames, "Zn", "N", r_max=r_max_A, bin_width=bin_width_A)
+    out = {**want, "r_A": r.tolist(), "counts": counts.tolist(), "n_frames": len(frames),
+           "temperature_K": float(temperature_K)}
+    tmp = summary.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out))
+    os.replace(tmp, summary)
+    return out
 
 
 def _restart_allowed(workdir, state: dict, budget: int) -> bool:

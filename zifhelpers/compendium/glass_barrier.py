@@ -1,0 +1,144 @@
+"""The made glasses' first Zn–N barrier from more 300 K sampling of the committed glasses.
+
+``python -m zifhelpers glass-barrier results/cpu --profile cpu [--seeds 0 1]``
+
+Notebook 04 ends each melt-quench with a 300 K run (``cpu``: 20 ps) and keeps
+its raw Zn–N pair counts; pooled over the seeds they bound the first barrier
+from below (:func:`zifhelpers.analysis.structure.barrier_lower_bound`), since
+the paper's ≈ 26 kJ/mol is a bin that a pair visits e^(−10) times as often as
+the first peak. The glasses themselves are committed
+(``<campaign>/04_seed<N>/results/04_glass_seed<N>.extxyz``, the last frame of
+that run), so more sampling needs no new melt-quench: each glass runs on at
+300 K with the sampler and time step it was made with (its results JSON says
+which) for the ``barrier_extension`` of notebook 04's profile
+(:func:`zifhelpers.simulation.meltquench.glass_pair_counts`), and its counts
+join the notebook's. The runs live in ``<campaign>/md/04_glass_barrier/seed<N>``
+(only their ``summary.json`` is kept in git); the result is
+``<campaign>/04_glass_barrier.json``, which the reproduction report reads.
+Killed at any point, the same command resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import units
+from ase.io import read
+
+from ..analysis.structure import EV_TO_KJ_PER_MOL, barrier_lower_bound
+from ..data import paper
+from ..simulation.meltquench import glass_pair_counts
+from .profiles import settings as profile_settings
+from .results import write_results
+
+__all__ = ["campaign_glasses", "glass_barrier", "pooled_barrier_estimate"]
+
+def campaign_glasses(campaign_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """The made glasses of a notebook-04 campaign folder, one dict per seed.
+
+    Looks for ``*/results/04_melt_quench.json`` under ``campaign_dir``; each
+    gives ``seed``, ``potential``, ``timestep_fs``, ``hydrogen_mass_amu``, the
+    300 K run's length (``glass_300K_ps``) and Zn–N pair counts
+    (``ZnN_pair_counts``), and names the glass file beside it. Raises
+    ``FileNotFoundError`` for no such file or a missing glass, ``KeyError``
+    naming the file and field for a JSON without the counts.
+    """
+    campaign_dir = Path(campaign_dir)
+    found = sorted(campaign_dir.glob("*/results/04_melt_quench.json"))
+    if not found:
+        raise FileNotFoundError(f"{campaign_dir}: no */results/04_melt_quench.json (notebook 04's "
+                                "results of one seed each)")
+    glasses = []
+    for path in found:
+        try:
+            values = json.loads(path.read_text())["values"]
+        except (json.JSONDecodeError, KeyError) as err:
+            raise ValueError(f"{path}: not a results JSON with 'values' ({err})") from None
+        for field in ("seed", "potential", "ZnN_pair_counts", "glass_300K_ps", "timestep_fs"):
+            if field not in values:
+                raise KeyError(f"{path}: no field 'values.{field}' (re-run notebook 04 for this seed)")
+        glass = path.parent / f"04_glass_seed{values['seed']}.extxyz"
+        if not glass.is_file():
+            raise FileNotFoundError(f"{glass}: the glass of {path} is missing")
+        glasses.append({"seed": int(values["seed"]), "potential": str(values["potential"]),
+                        "timestep_fs": float(values["timestep_fs"]),
+                        "hydrogen_mass_amu": values.get("hydrogen_mass_amu"),
+                        "notebook_ps": float(values["glass_300K_ps"]),
+                        "r_A": values["ZnN_pair_counts"]["r_A"],
+                        "counts": values["ZnN_pair_counts"]["counts"],
+                        "results": path, "glass": glass})
+    seeds = [g["seed"] for g in glasses]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"{campaign_dir}: two results JSONs for one seed: {sorted(seeds)}")
+    return glasses
+
+
+def pooled_barrier_estimate(r_A, counts, temperature_K: float = 300.0) -> dict[str, Any]:
+    """:func:`~zifhelpers.analysis.structure.barrier_lower_bound` with an error once resolved.
+
+    Adds ``err_kJ_mol``: k_B T √(1/n_top + 1/n_peak) from the counts of the
+    emptiest bin and of the first peak (Poisson), when the emptiest bin holds
+    pairs; None while it is a bound. Counts of frames closer than a pair's
+    correlation time are not independent, so this error is a lower estimate.
+    """
+    bound = barrier_lower_bound(np.asarray(r_A, float), np.asarray(counts, float), temperature_K)
+    kt = units.kB * temperature_K * EV_TO_KJ_PER_MOL
+    err = (kt * float(np.sqrt(1.0 / bound["count_empty"] + 1.0 / bound["count_peak"]))
+           if bound["resolved"] else None)
+    return {**bound, "err_kJ_mol": err}
+
+
+def glass_barrier(campaign_dir: str | os.PathLike, profile: str, seeds: list[int] | None = None,
+                  progress: bool = True, calc=None) -> Path:
+    """Run (or read back) the extra 300 K runs of ``seeds`` and pool every glass's counts.
+
+    ``seeds`` None runs every glass of the campaign; the pooled result always
+    uses every glass whose extra run has finished (the others are listed under
+    ``missing``), so that two processes given different seeds can share one
+    campaign folder. ``calc`` replaces the sampler (tests). Returns the path of
+    ``04_glass_barrier.json``.
+    """
+    ext = profile_settings("04_melt_quench", profile).get("barrier_extension")
+    if not ext:
+        raise ValueError(f"profile {profile!r} has no 'barrier_extension' for notebook 04")
+    campaign_dir = Path(campaign_dir)
+    glasses = campaign_glasses(campaign_dir)
+    known = [g["seed"] for g in glasses]
+    unknown = sorted(set(seeds or []) - set(known))
+    if unknown:
+        raise ValueError(f"seeds {unknown} are not in {campaign_dir} (its glasses: {known})")
+    md = campaign_dir / "md" / "04_glass_barrier"
+    rows, pooled, missing = [], None, []
+    for g in glasses:
+        folder = md / f"seed{g['seed']}"
+        if seeds is None or g["seed"] in seeds:
+            glass_pair_counts(read(g["glass"]), folder, g["potential"], ext["production_ps"],
+                              timestep_fs=g["timestep_fs"], hydrogen_mass_amu=g["hydrogen_mass_amu"],
+                              frame_every=ext["frame_every"], seed=g["seed"], progress=progress,
+                              calc=calc)
+        summary = folder / "summary.json"
+        extra = json.loads(summary.read_text()) if summary.is_file() else None
+        if extra is None:
+            missing.append(g["seed"])
+        elif not np.allclose(extra["r_A"], g["r_A"]):
+            raise ValueError(f"{summary}: its bins differ from those of {g['results']}")
+        counts = np.asarray(g["counts"]) + (np.asarray(extra["counts"]) if extra else 0)
+        pooled = counts if pooled is None else pooled + counts
+        rows.append({"seed": g["seed"], "potential": g["potential"], "glass": g["glass"].name,
+                     "notebook_ps": g["notebook_ps"],
+                     "extension_ps": extra["production_ps"] if extra else 0.0,
+                     "extension_frames": extra["n_frames"] if extra else 0,
+                     "extension_counts": extra["counts"] if extra else None})
+    r = glasses[0]["r_A"]
+    notebook_only = sum(np.asarray(g["counts"]) for g in glasses)
+    values = {"glasses": rows, "r_A": r, "counts_pooled": pooled.tolist(),
+              "pooled": pooled_barrier_estimate(r, pooled),
+              "notebook_only": pooled_barrier_estimate(r, notebook_only),
+              "pooled_ps": sum(row["notebook_ps"] + row["extension_ps"] for row in rows),
+              "missing": missing, "barrier_extension": dict(ext)}
+    return write_results("04_glass_barrier", profile, values, campaign_dir,
+                         paper={"pooled": paper.value("barrier_ZnN_mlp_glass")})
