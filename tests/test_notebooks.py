@@ -79,6 +79,26 @@ def test_notebook_04_reproduces(smoke_run):
     assert (out / "figures" / "04_umbrella_pmf.png").is_file()
 
 
+def test_glass_barrier_continues_the_smoke_glass_with_its_student(smoke_run, tmp_path):
+    """``python -m zifhelpers glass-barrier`` on notebook 04's smoke glass, as on the campaign's."""
+    import json
+    import shutil
+
+    from zifhelpers.__main__ import main
+
+    out, _ = smoke_run
+    (tmp_path / "04_seed0" / "results").mkdir(parents=True)
+    for name in ("04_melt_quench.json", "04_glass_seed0.extxyz"):
+        shutil.copy(out / "results" / name, tmp_path / "04_seed0" / "results" / name)
+    assert main(["glass-barrier", str(tmp_path), "--profile", "smoke", "--no-progress"]) == 0
+    values = json.loads((tmp_path / "04_glass_barrier.json").read_text())["values"]
+    notebook = json.loads((out / "results" / "04_melt_quench.json").read_text())["values"]
+    (row,) = values["glasses"]
+    assert row["potential"] == "nequip-w32m" and row["extension_frames"] == 2  # 4 steps of 2 fs
+    assert sum(values["counts_pooled"]) > sum(notebook["ZnN_pair_counts"]["counts"])
+    assert values["missing"] == [] and not values["pooled"]["resolved"]
+
+
 def test_notebook_05_reproduces(smoke_run):
     out, outcomes = smoke_run
     outcome = outcomes["05_mechanics"]

@@ -142,6 +142,21 @@ def test_a_lower_bound_is_consistent_only_while_it_does_not_exclude_the_paper(tm
         report.collect(tmp_path, bad)
 
 
+def test_a_bound_that_the_file_says_is_resolved_is_an_estimate(tmp_path):
+    ms = [report.Measurement("barrier_ZnN_mlp_glass", "results/c.json", "v.p.lower_bound", "v.p.err",
+                             "student", "pooled", bound="lower", resolved="v.p.resolved")]
+    _write(tmp_path, "results/c.json", {"v": {"p": {"lower_bound": 27.0, "err": None, "resolved": False}}})
+    (row,) = [r for r in report.collect(tmp_path, ms) if r["key"] == "barrier_ZnN_mlp_glass"]
+    assert (row["bound"], row["verdict"], row["z"]) == ("lower", "consistent (bound)", None)
+    _write(tmp_path, "results/c.json", {"v": {"p": {"lower_bound": 33.0, "err": 1.0, "resolved": True}}})
+    (row,) = [r for r in report.collect(tmp_path, ms) if r["key"] == "barrier_ZnN_mlp_glass"]
+    assert (row["bound"], row["error"], row["verdict"]) == ("", 1.0, "differs")  # 26 +- 5 misses 33
+    assert row["z"] == pytest.approx(7.0) and "≥ 33" not in report.render([row])
+    _write(tmp_path, "results/c.json", {"v": {"p": {"lower_bound": 27.0, "err": 1.0, "resolved": "yes"}}})
+    with pytest.raises(ValueError, match="must be true or false"):
+        report.collect(tmp_path, ms)
+
+
 def test_timestep_checks_count_only_configurational_rows(tmp_path):
     rows = [{"setting": "H 4 amu, 2 fs", "observable": "pressure_GPa", "kind": "configurational",
              "within_error": True, "z": 0.4, "ratio": 1.0},

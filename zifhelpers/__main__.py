@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         pooled = json.loads(path.read_text())["values"]
         b = pooled["pooled"]
         print(f"{path}: Zn-N barrier {'=' if b['resolved'] else '>='} {b['lower_bound']:.1f} kJ/mol "
-              f"over {pooled['pooled_ps']:.0f} ps of 300 K runs"
+              f"over {pooled['pooled_ps']:.3g} ps of 300 K runs"
               + (f" (not finished yet: seeds {pooled['missing']})" if pooled["missing"] else ""))
         return 0
 

@@ -39,8 +39,11 @@ class Measurement:
     ``bound="lower"`` marks a value that only bounds the quantity from below
     (e.g. a barrier whose top no frame sampled): shown as "≥ value", its verdict
     is ``consistent (bound)`` when the paper's value, within its target, is not
-    excluded by it, else ``differs``. ``members``, a dotted path to a list of
-    names, says which systems a group's mean is over ("over 2: glass01, glass02").
+    excluded by it, else ``differs``. ``resolved``, a dotted path to a bool, makes
+    such a row an ordinary estimate (with ``error``) when the file says it is
+    resolved (e.g. pooled counts that reached the barrier's top). ``members``, a
+    dotted path to a list of names, says which systems a group's mean is over
+    ("over 2: glass01, glass02").
     """
 
     key: str
@@ -52,6 +55,7 @@ class Measurement:
     note: str = ""
     bound: str = ""
     members: str | None = None
+    resolved: str | None = None
 
 
 _PV_GPU = "results/gpu/05_pv_reference_h200.json"
@@ -140,6 +144,11 @@ MEASUREMENTS: list[Measurement] = [
                      "bounds the barrier from below (one count in the emptiest bin between 2.5 "
                      "and 3.2 Å; `analysis.barrier_lower_bound`); resolving it needs "
                      "e^((26 − bound)/kT) times more bond samples"),
+    Measurement("barrier_ZnN_mlp_glass", "results/cpu/04_glass_barrier.json",
+                "values.pooled.lower_bound", "values.pooled.err_kJ_mol", "student nequip-w32m (MD)",
+                "cpu profile: the seeds' 300 K runs continued from their glasses "
+                "(`python -m zifhelpers glass-barrier`), Zn–N pair counts pooled with notebook 04's",
+                bound="lower", resolved="values.pooled.resolved"),
     Measurement("pore_crystal", "results/cpu/04_melt_quench_campaign.json",
                 "values.pore_crystal_cm3_kg.mean", None, "none (static structure)",
                 "the crystal structure file, Zeo++ He probe 1.2 Å"),
@@ -334,10 +343,20 @@ def collect(root: str | os.PathLike | None = None,
                 note = f"{over}; {note}" if note else over
         if m.bound not in ("", "lower"):
             raise ValueError(f"measurement of {m.key}: bound must be '' or 'lower', got {m.bound!r}")
-        z = None if m.bound else _z(ours, err, paper)
-        verdict = _bound_verdict(ours, paper) if m.bound else _verdict(ours, z, paper, err)
+        bound = m.bound
+        if bound and m.resolved:
+            try:
+                flag = _lookup(record, m.resolved)
+            except KeyError:
+                raise KeyError(f"{path}: no field {m.resolved!r} (for the paper's {m.key})") from None
+            if not isinstance(flag, bool):
+                raise ValueError(f"{path}: field {m.resolved!r} must be true or false, got {flag!r}")
+            bound = "" if flag else bound
+        err = None if bound else err
+        z = None if bound else _z(ours, err, paper)
+        verdict = _bound_verdict(ours, paper) if bound else _verdict(ours, z, paper, err)
         rows.append({"key": m.key, "paper": paper, "ours": ours, "error": err, "z": z,
-                     "verdict": verdict, "potential": m.potential, "bound": m.bound,
+                     "verdict": verdict, "potential": m.potential, "bound": bound,
                      "run": m.run, "source": m.path, "note": note})
         seen.add(m.key)
     for key, paper in VALUES.items():
