@@ -27,9 +27,11 @@ __all__ = ["PROFILES", "CPU_FALLS_BACK_TO_QUICK", "CPU_COST_HOURS", "check_profi
 #: from the campaign's own runs (student MD: 17-20 steps/s on 272 atoms; the reference:
 #: about 0.4 s a call). On an AVX2-only CPU, expect about twice as long. 05: two processes
 #: of one thread on an Intel Xeon with AVX-512 give a P(V) volume (12 ps and 20 reference
-#: frames) in about 10 min each, and the profile has about 100 such runs.
+#: frames) in about 10 min each, and the profile has about 100 such runs. 03: the reference's
+#: own MD (10 000 + 12 500 steps) runs at 1.2-1.4 s a step on one thread of the same Xeon,
+#: about 8 core-hours: 4.5 h with its two systems in two processes (``-p systems=...``).
 CPU_COST_HOURS = {"00_data_and_models": 0.2, "01_sampling": 0.3, "02_training": 1.0,
-                  "03_validation": 3.0, "04_melt_quench": 1.3, "05_mechanics": 9.0,
+                  "03_validation": 4.5, "04_melt_quench": 1.3, "05_mechanics": 9.0,
                   "06_allegro_scaling": 1.0}
 
 #: Notebooks whose ``cpu`` profile is their ``quick`` one (nothing to scale up
@@ -97,7 +99,7 @@ _SETTINGS: dict[str, dict[str, dict]] = {
         "cpu": {
             # Fig. 4 with the student as the model under test: both potentials sample with H at
             # 4 amu and 2 fs (benchmarks/validate_timestep.py), 20 ps each; the reference's own
-            # MD is most of the cost (about 3 h on 2 cores)
+            # MD is most of the cost (about 8 core-hours: CPU_COST_HOURS)
             "md": {"timestep_fs": 2.0, "hydrogen_mass_amu": 4.0},
             "systems": ["crystal_300K", "liquid_1500K"],
             "liquid_start": "glass01", "melt_ps": 5.0, "production_ps": 20.0,
