@@ -122,6 +122,9 @@ def test_notebook_05_reproduces(smoke_run):
     assert summary["crystal"]["n"] == 1 and summary["abinitio_glasses"] is None
     table3 = values["table3_summary"]
     assert table3["crystal"]["K_H_mean_GPa"] == pytest.approx(ss["K_H"]) and table3["mlp_glasses"] is None
+    fluct = values["table3_fluct_summary"]  # the NσT route per group, the crystal's as crystal_K_H
+    assert fluct["crystal"]["members"] == ["crystal"] and fluct["abinitio_glasses"] is None
+    assert fluct["crystal"]["K_H_mean_GPa"] == pytest.approx(values["crystal_K_H"])
     # the sampling bias against the reference's own MD: the GPU's at the shared volumes, and the
     # profile's own run from the same start and seed, a few steps long, so nearly no offset
     bias = values["pv_bias_vs_reference_md"]

@@ -256,7 +256,8 @@ def test_table1_checks_pair_the_screen_with_the_papers_rows_and_rank_them(tmp_pa
 
 def test_a_group_row_names_the_systems_its_mean_is_over(tmp_path):
     """The glasses' Table 3 rows come from table3_summary and say which glasses they average."""
-    ms = [m for m in report.MEASUREMENTS if m.key in ("E_abinitio_glasses", "nu_abinitio_glasses")]
+    ms = [m for m in report.MEASUREMENTS if m.key in ("E_abinitio_glasses", "nu_abinitio_glasses")
+          and ".table3_summary." in m.value]
     assert len(ms) == 2 and all(m.members for m in ms)
     group = {"n": 2, "members": ["glass01", "glass02"], "E_H_mean_GPa": 3.9, "E_H_err_GPa": 0.3,
              "nu_H_mean": 0.30, "nu_H_err": 0.02}
@@ -268,6 +269,23 @@ def test_a_group_row_names_the_systems_its_mean_is_over(tmp_path):
     assert rows["E_abinitio_glasses"]["note"] == "over 2: glass01, glass02; one seed each"
     assert rows["nu_abinitio_glasses"]["note"] == "over 2: glass01, glass02"
     assert rows["nu_abinitio_glasses"]["verdict"] == "agrees"
+
+
+def test_the_glasses_nst_route_gets_its_own_rows_beside_stress_strain(tmp_path):
+    ms = [m for m in report.MEASUREMENTS if m.key == "G_abinitio_glasses"]
+    assert len(ms) == 2
+    ss = {"n": 1, "members": ["glass01"], "G_H_mean_GPa": 1.3, "G_H_err_GPa": 0.3}
+    nst = {"n": 1, "members": ["glass01"], "G_H_mean_GPa": 0.9, "G_H_err_GPa": 0.5}
+    _write(tmp_path, ms[0].path, {"values": {"table3_summary": {"abinitio_glasses": ss},
+                                             "table3_fluct_summary": {"abinitio_glasses": nst}}})
+    rows = [r for r in report.collect(tmp_path, ms) if r["key"] == "G_abinitio_glasses"]
+    assert sorted(r["ours"] for r in rows) == [0.9, 1.3]
+    (fluct,) = [r for r in rows if r["ours"] == 0.9]
+    assert "NσT" in fluct["potential"] and fluct["note"] == "over 1: glass01"
+    _write(tmp_path, ms[0].path, {"values": {"table3_summary": {"abinitio_glasses": ss},
+                                             "table3_fluct_summary": {"abinitio_glasses": None}}})
+    rows = [r for r in report.collect(tmp_path, ms) if r["key"] == "G_abinitio_glasses"]
+    assert [r["ours"] for r in rows] == [1.3]  # not run: no empty row
 
 
 def test_validation_checks_list_each_systems_overlaps_and_coordination(tmp_path):

@@ -89,12 +89,15 @@ def _table3_fluct(key: str, quantity: str) -> Measurement:
                        "student nequip-w32m (its own NσT MD; no reference on cells)", _FLUCT_CPU)
 
 
-def _table3_glasses(key: str, quantity: str, unit: str) -> Measurement:
-    """The ab initio glasses' mean Hill modulus by stress–strain (``values.table3_summary``)."""
-    base = "values.table3_summary.abinitio_glasses"
+def _table3_glasses(key: str, quantity: str, unit: str, fluct: bool = False) -> Measurement:
+    """The ab initio glasses' mean Hill modulus by stress–strain (``values.table3_summary``)
+    or, with ``fluct``, by the student's NσT cell fluctuations (``values.table3_fluct_summary``)."""
+    base = f"values.{'table3_fluct_summary' if fluct else 'table3_summary'}.abinitio_glasses"
     suffix = f"_{unit}" if unit else ""
+    who, run = (("student nequip-w32m (its own NσT MD; no reference on cells)", _FLUCT_CPU) if fluct
+                else (_REF_ON_STUDENT, _SS_CPU))
     return Measurement(key, _MECH_CPU, f"{base}.{quantity}_mean{suffix}", f"{base}.{quantity}_err{suffix}",
-                       _REF_ON_STUDENT, _SS_CPU, members=f"{base}.members")
+                       who, run, members=f"{base}.members")
 _REF_GPU = ("reference (published model), its own MD on an H200")
 
 #: Every measurement the report knows of; one whose file is absent is listed as not measured.
@@ -122,6 +125,10 @@ MEASUREMENTS: list[Measurement] = [
     _table3_glasses("E_abinitio_glasses", "E_H", "GPa"),
     _table3_glasses("G_abinitio_glasses", "G_H", "GPa"),
     _table3_glasses("nu_abinitio_glasses", "nu_H", ""),
+    _table3_glasses("K_fluct_abinitio_glasses", "K_H", "GPa", fluct=True),
+    _table3_glasses("E_abinitio_glasses", "E_H", "GPa", fluct=True),
+    _table3_glasses("G_abinitio_glasses", "G_H", "GPa", fluct=True),
+    _table3_glasses("nu_abinitio_glasses", "nu_H", "", fluct=True),
     Measurement("cn_mlp_glass", "results/cpu/04_melt_quench_campaign.json",
                 "values.cn_Zn_N_melt_quench.mean", "values.cn_Zn_N_melt_quench.sem",
                 "student nequip-w32m (MD)", "cpu profile: melt-quenched glasses, one cell each"),
