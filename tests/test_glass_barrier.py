@@ -50,6 +50,11 @@ def test_counts_of_every_glass_are_pooled_with_the_notebooks(tmp_path):
     more = v["pooled"]["lower_bound"] - v["notebook_only"]["lower_bound"]
     assert more == pytest.approx(kt * np.log(v["pooled"]["count_peak"] / v["notebook_only"]["count_peak"]))
     assert (tmp_path / "md" / "04_glass_barrier" / "seed1" / "summary.json").is_file()
+    fig = gb.plot_pooled_pmf(v)
+    (bound,) = [line for line in fig.axes[0].lines if line.get_marker() == "^"]
+    assert bound.get_ydata()[0] == pytest.approx(v["pooled"]["lower_bound"])
+    pmf = fig.axes[0].lines[1].get_ydata()  # the pooled PMF: 0 at the first peak, none where empty
+    assert np.nanmin(pmf) == pytest.approx(0.0) and np.isnan(pmf[np.array(v["counts_pooled"]) == 0]).all()
 
 
 def test_resolved_barrier_and_its_error():

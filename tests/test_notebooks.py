@@ -97,6 +97,7 @@ def test_glass_barrier_continues_the_smoke_glass_with_its_student(smoke_run, tmp
     assert row["potential"] == "nequip-w32m" and row["extension_frames"] == 2  # 4 steps of 2 fs
     assert sum(values["counts_pooled"]) > sum(notebook["ZnN_pair_counts"]["counts"])
     assert values["missing"] == [] and not values["pooled"]["resolved"]
+    assert (tmp_path / "figures" / "04_glass_barrier.png").is_file()
 
 
 def test_notebook_05_reproduces(smoke_run):

@@ -112,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         pooled = json.loads(path.read_text())["values"]
         b = pooled["pooled"]
+        from .compendium.glass_barrier import plot_pooled_pmf
+        from .compendium.plotting import savefig, use_style
+
+        use_style()
+        figures = savefig(plot_pooled_pmf(pooled), "04_glass_barrier", Path(args.campaign) / "figures")
+        print(f"figure: {figures[0]}")
         print(f"{path}: Zn-N barrier {'=' if b['resolved'] else '>='} {b['lower_bound']:.1f} kJ/mol "
               f"over {pooled['pooled_ps']:.3g} ps of 300 K runs"
               + (f" (not finished yet: seeds {pooled['missing']})" if pooled["missing"] else ""))

@@ -35,7 +35,7 @@ from ..simulation.meltquench import glass_pair_counts
 from .profiles import settings as profile_settings
 from .results import write_results
 
-__all__ = ["campaign_glasses", "glass_barrier", "pooled_barrier_estimate"]
+__all__ = ["campaign_glasses", "glass_barrier", "pooled_barrier_estimate", "plot_pooled_pmf"]
 
 def campaign_glasses(campaign_dir: str | os.PathLike) -> list[dict[str, Any]]:
     """The made glasses of a notebook-04 campaign folder, one dict per seed.
@@ -129,7 +129,7 @@ def glass_barrier(campaign_dir: str | os.PathLike, profile: str, seeds: list[int
         counts = np.asarray(g["counts"]) + (np.asarray(extra["counts"]) if extra else 0)
         pooled = counts if pooled is None else pooled + counts
         rows.append({"seed": g["seed"], "potential": g["potential"], "glass": g["glass"].name,
-                     "notebook_ps": g["notebook_ps"],
+                     "notebook_ps": g["notebook_ps"], "counts_notebook": g["counts"],
                      "extension_ps": extra["production_ps"] if extra else 0.0,
                      "extension_frames": extra["n_frames"] if extra else 0,
                      "extension_counts": extra["counts"] if extra else None})
@@ -161,3 +161,38 @@ def _note(values: dict[str, Any]) -> str:
     return (f"{text}; no pair in the emptiest bin ({b['r_empty_A']:.3f} Å), so the counts bound "
             f"the barrier from below (notebook 04's runs alone: ≥ "
             f"{values['notebook_only']['lower_bound']:.1f} kJ/mol)")
+
+
+def plot_pooled_pmf(values: dict[str, Any], temperature_K: float = 300.0):
+    """The Zn–N PMF −k_B T ln(g/g_peak) of the pooled counts, and of notebook 04's alone.
+
+    ``values`` is the ``values`` of ``04_glass_barrier.json``. Empty bins have no
+    point; the emptiest bin between the shells is marked with the bound (▲) or
+    the barrier with its error. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from .plotting import PALETTE
+
+    r = np.asarray(values["r_A"], dtype=float)
+    kt = units.kB * temperature_K * EV_TO_KJ_PER_MOL
+    fig, ax = plt.subplots()
+    notebook = sum(np.asarray(g["counts_notebook"], float) for g in values["glasses"])
+    for counts, label, colour in ((notebook, "notebook 04's 300 K runs", "0.6"),
+                                  (np.asarray(values["counts_pooled"], float),
+                                   f"with the continued runs ({values['pooled_ps']:.3g} ps in all)",
+                                   PALETTE["glass"])):
+        g = np.where(counts > 0, counts / r**2, np.nan)
+        peak = np.nanmax(np.where(r < 2.5, g, np.nan))
+        ax.plot(r, -kt * np.log(g / peak), "o-", ms=3, lw=1, color=colour, label=label)
+    b = values["pooled"]
+    if b["resolved"]:
+        ax.errorbar([b["r_empty_A"]], [b["lower_bound"]], yerr=[b["err_kJ_mol"]], fmt="s",
+                    color=PALETTE["glass"], capsize=3, label=f"barrier {b['lower_bound']:.1f} kJ/mol")
+    else:
+        ax.plot([b["r_empty_A"]], [b["lower_bound"]], "^", color=PALETTE["glass"], ms=8,
+                label=f"bound: ≥ {b['lower_bound']:.1f} kJ/mol (empty bin)")
+    ax.axhline(paper.value("barrier_ZnN_mlp_glass"), ls=":", color="k", label="paper ≈ 26 kJ/mol")
+    ax.set(xlabel="r (Å)", ylabel="Zn–N PMF (kJ/mol)", xlim=(1.7, 3.6), ylim=(-1, 35))
+    ax.legend(fontsize=8)
+    return fig
