@@ -47,14 +47,16 @@ def test_counts_of_every_glass_are_pooled_with_the_notebooks(tmp_path):
     # a crystal at 300 K never fills the bins between the shells: a bound, higher with more frames
     assert not v["pooled"]["resolved"] and v["pooled"]["err_kJ_mol"] is None
     kt = units.kB * 300 * EV_TO_KJ_PER_MOL
-    more = v["pooled"]["lower_bound"] - v["notebook_only"]["lower_bound"]
+    more = v["pooled"]["lower_bound"] - v["notebook_only"]["lower_bound"]  # both in 0.1 Å bins
     assert more == pytest.approx(kt * np.log(v["pooled"]["count_peak"] / v["notebook_only"]["count_peak"]))
     assert (tmp_path / "md" / "04_glass_barrier" / "seed1" / "summary.json").is_file()
     fig = gb.plot_pooled_pmf(v)
     (bound,) = [line for line in fig.axes[0].lines if line.get_marker() == "^"]
     assert bound.get_ydata()[0] == pytest.approx(v["pooled"]["lower_bound"])
     pmf = fig.axes[0].lines[1].get_ydata()  # the pooled PMF: 0 at the first peak, none where empty
-    assert np.nanmin(pmf) == pytest.approx(0.0) and np.isnan(pmf[np.array(v["counts_pooled"]) == 0]).all()
+    coarse = gb.coarser(v["r_A"], v["counts_pooled"], 2)[1]  # 0.1 Å bins, as the estimate's
+    assert np.nanmin(pmf) == pytest.approx(0.0) and np.isnan(pmf[coarse == 0]).all()
+    assert v["barrier_bin_A"] == 0.1 and v["pooled"]["count_peak"] > v["pooled_fine"]["count_peak"]
 
 
 def test_resolved_barrier_and_its_error():
@@ -68,6 +70,16 @@ def test_resolved_barrier_and_its_error():
     assert out["resolved"] and out["r_empty_A"] == pytest.approx(2.725)
     assert out["lower_bound"] == pytest.approx(kt * np.log((1000 / 2.025**2) / (4 / 2.725**2)))
     assert out["err_kJ_mol"] == pytest.approx(kt * np.sqrt(1 / 4 + 1 / 1000))
+
+
+def test_coarser_bins_sum_neighbours():
+    r = np.arange(0.025, 0.4, 0.05)  # 8 bins
+    r2, c2 = gb.coarser(r, np.arange(8), 2)
+    assert np.allclose(r2, [0.05, 0.15, 0.25, 0.35]) and c2.tolist() == [1, 5, 9, 13]
+    r3, c3 = gb.coarser(r, np.arange(8), 3)  # the last, shorter group is dropped
+    assert c3.tolist() == [3, 12] and len(r3) == 2
+    with pytest.raises(ValueError, match="factor >= 1"):
+        gb.coarser(r, np.arange(7), 2)
 
 
 def test_bad_campaigns_are_refused_with_the_reason(tmp_path, capsys):

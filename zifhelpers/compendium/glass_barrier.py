@@ -35,7 +35,12 @@ from ..simulation.meltquench import glass_pair_counts
 from .profiles import settings as profile_settings
 from .results import write_results
 
-__all__ = ["campaign_glasses", "glass_barrier", "pooled_barrier_estimate", "plot_pooled_pmf"]
+__all__ = ["BARRIER_BIN_A", "campaign_glasses", "coarser", "glass_barrier", "pooled_barrier_estimate",
+           "plot_pooled_pmf"]
+
+#: Bin width (Å) of the barrier estimate: notebook 04's own PMF barrier uses 0.1 Å bins (the
+#: top of the first barrier is a rare event at 300 K); the pair counts are kept at 0.05 Å.
+BARRIER_BIN_A = 0.1
 
 def campaign_glasses(campaign_dir: str | os.PathLike) -> list[dict[str, Any]]:
     """The made glasses of a notebook-04 campaign folder, one dict per seed.
@@ -75,6 +80,20 @@ def campaign_glasses(campaign_dir: str | os.PathLike) -> list[dict[str, Any]]:
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"{campaign_dir}: two results JSONs for one seed: {sorted(seeds)}")
     return glasses
+
+
+def coarser(r_A, counts, factor: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pair counts in bins ``factor`` times wider (sums of neighbours; centres averaged).
+
+    A last group shorter than ``factor`` is dropped. Raises ``ValueError`` for a
+    factor below 1 or arrays of different lengths.
+    """
+    r, c = np.asarray(r_A, dtype=float), np.asarray(counts)
+    if factor < 1 or r.shape != c.shape or r.ndim != 1:
+        raise ValueError(f"coarser: need factor >= 1 and 1-D arrays of one length, got {factor}, "
+                         f"{r.shape}, {c.shape}")
+    n = len(r) // factor * factor
+    return r[:n].reshape(-1, factor).mean(axis=1), c[:n].reshape(-1, factor).sum(axis=1)
 
 
 def pooled_barrier_estimate(r_A, counts, temperature_K: float = 300.0) -> dict[str, Any]:
@@ -135,9 +154,11 @@ def glass_barrier(campaign_dir: str | os.PathLike, profile: str, seeds: list[int
                      "extension_counts": extra["counts"] if extra else None})
     r = glasses[0]["r_A"]
     notebook_only = sum(np.asarray(g["counts"]) for g in glasses)
-    values = {"glasses": rows, "r_A": r, "counts_pooled": pooled.tolist(),
-              "pooled": pooled_barrier_estimate(r, pooled),
-              "notebook_only": pooled_barrier_estimate(r, notebook_only),
+    factor = max(1, round(BARRIER_BIN_A / (r[1] - r[0])))
+    values = {"glasses": rows, "r_A": r, "counts_pooled": pooled.tolist(), "barrier_bin_A": BARRIER_BIN_A,
+              "pooled": pooled_barrier_estimate(*coarser(r, pooled, factor)),
+              "notebook_only": pooled_barrier_estimate(*coarser(r, notebook_only, factor)),
+              "pooled_fine": pooled_barrier_estimate(r, pooled),
               "pooled_ps": sum(row["notebook_ps"] + row["extension_ps"] for row in rows),
               "missing": missing, "barrier_extension": dict(ext)}
     return write_results("04_glass_barrier", profile, values, campaign_dir,
@@ -147,20 +168,24 @@ def glass_barrier(campaign_dir: str | os.PathLike, profile: str, seeds: list[int
 
 def _note(values: dict[str, Any]) -> str:
     """The report's sentence on the pooled counts: how much sampling, what the top bin holds."""
-    rows, b = values["glasses"], values["pooled"]
+    rows, b, fine = values["glasses"], values["pooled"], values["pooled_fine"]
     ext = sum(row["extension_ps"] for row in rows)
     text = (f"{values['pooled_ps']:.3g} ps at 300 K over {len(rows)} glasses "
             f"({values['pooled_ps'] - ext:.3g} ps from notebook 04, {ext:.3g} ps continued)")
     if values["missing"]:
         text += f"; not continued yet: seeds {values['missing']}"
-    top = f"{b['count_empty']} Zn–N pairs in the emptiest bin between 2.5 and 3.2 Å ({b['r_empty_A']:.3f} Å)"
+    width = values["barrier_bin_A"]
+    text += (f"; in {width} Å bins (notebook 04's barrier binning) the emptiest between 2.5 and "
+             f"3.2 Å ({b['r_empty_A']:.2f} Å) holds {b['count_empty']} Zn–N pairs against "
+             f"{b['count_peak']} at the first peak")
     if b["resolved"]:
-        return (f"{text}; {top} against {b['count_peak']} at the first peak: the barrier from the "
-                "histogram, with a Poisson error (a lower estimate: frames 50 fs apart are not "
-                "independent)")
-    return (f"{text}; no pair in the emptiest bin ({b['r_empty_A']:.3f} Å), so the counts bound "
-            f"the barrier from below (notebook 04's runs alone: ≥ "
-            f"{values['notebook_only']['lower_bound']:.1f} kJ/mol)")
+        text += (": the barrier, with a Poisson error (a lower estimate: frames 50 fs apart are "
+                 "not independent; and the emptiest of several noisy bins reads high)")
+    else:
+        text += (f": a bound from below (notebook 04's runs alone: ≥ "
+                 f"{values['notebook_only']['lower_bound']:.1f} kJ/mol)")
+    return text + (f"; in 0.05 Å bins: {'' if fine['resolved'] else '≥ '}{fine['lower_bound']:.1f} "
+                   f"kJ/mol ({fine['count_empty']} pairs at {fine['r_empty_A']:.3f} Å)")
 
 
 def plot_pooled_pmf(values: dict[str, Any], temperature_K: float = 300.0):
@@ -168,13 +193,14 @@ def plot_pooled_pmf(values: dict[str, Any], temperature_K: float = 300.0):
 
     ``values`` is the ``values`` of ``04_glass_barrier.json``. Empty bins have no
     point; the emptiest bin between the shells is marked with the bound (▲) or
-    the barrier with its error. Returns the figure.
+    the barrier with its error; bins of ``barrier_bin_A``. Returns the figure.
     """
     import matplotlib.pyplot as plt
 
     from .plotting import PALETTE
 
-    r = np.asarray(values["r_A"], dtype=float)
+    fine = np.asarray(values["r_A"], dtype=float)
+    factor = max(1, round(values["barrier_bin_A"] / (fine[1] - fine[0])))
     kt = units.kB * temperature_K * EV_TO_KJ_PER_MOL
     fig, ax = plt.subplots()
     notebook = sum(np.asarray(g["counts_notebook"], float) for g in values["glasses"])
@@ -182,6 +208,7 @@ def plot_pooled_pmf(values: dict[str, Any], temperature_K: float = 300.0):
                                   (np.asarray(values["counts_pooled"], float),
                                    f"with the continued runs ({values['pooled_ps']:.3g} ps in all)",
                                    PALETTE["glass"])):
+        r, counts = coarser(fine, counts, factor)
         g = np.where(counts > 0, counts / r**2, np.nan)
         peak = np.nanmax(np.where(r < 2.5, g, np.nan))
         ax.plot(r, -kt * np.log(g / peak), "o-", ms=3, lw=1, color=colour, label=label)
