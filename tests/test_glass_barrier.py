@@ -59,6 +59,24 @@ def test_counts_of_every_glass_are_pooled_with_the_notebooks(tmp_path):
     assert v["barrier_bin_A"] == 0.1 and v["pooled"]["count_peak"] > v["pooled_fine"]["count_peak"]
 
 
+def test_a_run_that_another_process_finishes_meanwhile_is_pooled(tmp_path, monkeypatch):
+    """Two processes, one glass each: the one that ends last pools both."""
+    notebook = _campaign(tmp_path)
+    md = tmp_path / "md" / "04_glass_barrier"
+
+    def other_process_finishes_seed0(glass, folder, *args, **kw):  # during this process's run
+        (md / "seed0").mkdir(parents=True)
+        (md / "seed0" / "summary.json").write_text(json.dumps(
+            {"r_A": (np.arange(80) * 0.05 + 0.025).tolist(), "counts": [1] * 80, "production_ps": 0.008,
+             "n_frames": 4}))
+        folder.mkdir(parents=True)
+        (folder / "summary.json").write_text((md / "seed0" / "summary.json").read_text())
+
+    monkeypatch.setattr(gb, "glass_pair_counts", other_process_finishes_seed0)
+    v = json.loads(gb.glass_barrier(tmp_path, "smoke", seeds=[1], progress=False).read_text())["values"]
+    assert v["missing"] == [] and np.array_equal(v["counts_pooled"], 2 * notebook + 2)
+
+
 def test_resolved_barrier_and_its_error():
     r = np.arange(0.025, 4.0, 0.05)
     counts = np.zeros_like(r)

@@ -131,15 +131,15 @@ def glass_barrier(campaign_dir: str | os.PathLike, profile: str, seeds: list[int
     if unknown:
         raise ValueError(f"seeds {unknown} are not in {campaign_dir} (its glasses: {known})")
     md = campaign_dir / "md" / "04_glass_barrier"
+    for g in glasses:  # first the runs, then what every run has left (others may finish meanwhile)
+        if seeds is None or g["seed"] in seeds:
+            glass_pair_counts(read(g["glass"]), md / f"seed{g['seed']}", g["potential"],
+                              ext["production_ps"], timestep_fs=g["timestep_fs"],
+                              hydrogen_mass_amu=g["hydrogen_mass_amu"], frame_every=ext["frame_every"],
+                              seed=g["seed"], progress=progress, calc=calc)
     rows, pooled, missing = [], None, []
     for g in glasses:
-        folder = md / f"seed{g['seed']}"
-        if seeds is None or g["seed"] in seeds:
-            glass_pair_counts(read(g["glass"]), folder, g["potential"], ext["production_ps"],
-                              timestep_fs=g["timestep_fs"], hydrogen_mass_amu=g["hydrogen_mass_amu"],
-                              frame_every=ext["frame_every"], seed=g["seed"], progress=progress,
-                              calc=calc)
-        summary = folder / "summary.json"
+        summary = md / f"seed{g['seed']}" / "summary.json"
         extra = json.loads(summary.read_text()) if summary.is_file() else None
         if extra is None:
             missing.append(g["seed"])
