@@ -44,6 +44,7 @@ def test_counts_of_every_glass_are_pooled_with_the_notebooks(tmp_path):
     v = json.loads(path.read_text())["values"]
     second = np.array(v["glasses"][1]["extension_counts"])
     assert v["missing"] == [] and np.array_equal(v["counts_pooled"], 2 * notebook + first + second)
+    assert [row["barrier"]["resolved"] for row in v["glasses"]] == [False, False]  # each glass's own
     # a crystal at 300 K never fills the bins between the shells: a bound, higher with more frames
     assert not v["pooled"]["resolved"] and v["pooled"]["err_kJ_mol"] is None
     kt = units.kB * 300 * EV_TO_KJ_PER_MOL

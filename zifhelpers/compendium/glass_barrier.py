@@ -137,6 +137,8 @@ def glass_barrier(campaign_dir: str | os.PathLike, profile: str, seeds: list[int
                               ext["production_ps"], timestep_fs=g["timestep_fs"],
                               hydrogen_mass_amu=g["hydrogen_mass_amu"], frame_every=ext["frame_every"],
                               seed=g["seed"], progress=progress, calc=calc)
+    r = glasses[0]["r_A"]
+    factor = max(1, round(BARRIER_BIN_A / (r[1] - r[0])))
     rows, pooled, missing = [], None, []
     for g in glasses:
         summary = md / f"seed{g['seed']}" / "summary.json"
@@ -151,10 +153,9 @@ def glass_barrier(campaign_dir: str | os.PathLike, profile: str, seeds: list[int
                      "notebook_ps": g["notebook_ps"], "counts_notebook": g["counts"],
                      "extension_ps": extra["production_ps"] if extra else 0.0,
                      "extension_frames": extra["n_frames"] if extra else 0,
-                     "extension_counts": extra["counts"] if extra else None})
-    r = glasses[0]["r_A"]
+                     "extension_counts": extra["counts"] if extra else None,
+                     "barrier": pooled_barrier_estimate(*coarser(r, counts, factor))})
     notebook_only = sum(np.asarray(g["counts"]) for g in glasses)
-    factor = max(1, round(BARRIER_BIN_A / (r[1] - r[0])))
     values = {"glasses": rows, "r_A": r, "counts_pooled": pooled.tolist(), "barrier_bin_A": BARRIER_BIN_A,
               "pooled": pooled_barrier_estimate(*coarser(r, pooled, factor)),
               "notebook_only": pooled_barrier_estimate(*coarser(r, notebook_only, factor)),
@@ -181,6 +182,9 @@ def _note(values: dict[str, Any]) -> str:
     if b["resolved"]:
         text += (": the barrier, with a Poisson error (a lower estimate: frames 50 fs apart are "
                  "not independent; and the emptiest of several noisy bins reads high)")
+        each = [f"{'' if row['barrier']['resolved'] else '≥ '}{row['barrier']['lower_bound']:.1f}"
+                for row in rows]
+        text += f"; each glass's own counts: {', '.join(each)} kJ/mol"
     else:
         text += (f": a bound from below (notebook 04's runs alone: ≥ "
                  f"{values['notebook_only']['lower_bound']:.1f} kJ/mol)")
