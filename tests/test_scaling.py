@@ -21,6 +21,9 @@ def test_fit_recovers_a_known_exponent():
     assert fit["a"] == pytest.approx(3e-6, rel=1e-9)
     with pytest.raises(ValueError):
         fit_power_law([272], [1.0])
+    # two nearly equal sizes whose times halve: exponent -242, prefactor e^1417 (found by test_fuzz)
+    with pytest.raises(ValueError, match="overflows .* too close together"):
+        fit_power_law([349.0, 350.0], [2.0, 1.0])
 
 
 def test_largest_fitting_extrapolates_linearly():

@@ -117,6 +117,10 @@ def fit_power_law(atoms, seconds) -> dict:
         raise ValueError(f"sizes and times must be finite and > 0, got {atoms.tolist()} and "
                          f"{seconds.tolist()}")
     b, log_a = np.polyfit(np.log(atoms), np.log(seconds), 1)
+    if not log_a < np.log(np.finfo(float).max):
+        raise ValueError(f"the fitted prefactor exp({log_a:.4g}) overflows (exponent {b:.4g}): sizes "
+                         f"{atoms.min():g}-{atoms.max():g} atoms are too close together for these "
+                         "times to give an exponent")
     return {"a": float(np.exp(log_a)), "exponent": float(b)}
 
 
