@@ -288,6 +288,25 @@ def test_the_glasses_nst_route_gets_its_own_rows_beside_stress_strain(tmp_path):
     assert [r["ours"] for r in rows] == [1.3]  # not run: no empty row
 
 
+def test_the_glasses_table2_gets_a_row_from_the_references_own_md(tmp_path):
+    """Table 2 of the ab initio glasses: the reference's own P(V) beside the student-sampled one."""
+    ms = [m for m in report.MEASUREMENTS if m.key == "K_abinitio_glasses"]
+    assert len(ms) == 2
+    group = {"n": 3, "members": ["glass01", "glass02", "glass03"]}
+    own = {**group, "K0_mean_GPa": 1.33, "K0_err_GPa": 0.40}
+    sampled = {**group, "K0_mean_GPa": 1.60, "K0_err_GPa": 0.46}
+    _write(tmp_path, ms[0].path, {"values": {"table2_summary": {
+        "reference_own_md": {"abinitio_glasses": own},
+        "reference_on_frames": {"abinitio_glasses": sampled}}}})
+    rows = {r["potential"]: r for r in report.collect(tmp_path, ms) if r["key"] == "K_abinitio_glasses"}
+    assert len(rows) == 2
+    (mine,) = [r for p, r in rows.items() if "its own MD" in p]
+    assert mine["ours"] == 1.33 and "0.73 ps" in mine["run"]
+    assert mine["note"] == "over 3: glass01, glass02, glass03"
+    assert mine["z"] == pytest.approx((1.33 - 3.43) / (0.40**2 + 1.23**2) ** 0.5)
+    assert mine["verdict"] == "differs"  # 1.33 is outside 3.43 ± 1.23
+
+
 def test_validation_checks_list_each_systems_overlaps_and_coordination(tmp_path):
     values = {"model_under_test": "nequip-w32m", "md": {"timestep_fs": 2.0, "hydrogen_mass_amu": 4.0},
               "overlaps_model_vs_reference": {

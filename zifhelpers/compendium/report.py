@@ -100,6 +100,16 @@ def _table3_glasses(key: str, quantity: str, unit: str, fluct: bool = False) -> 
                        who, run, members=f"{base}.members")
 _REF_GPU = ("reference (published model), its own MD on an H200")
 
+
+def _table2_own(key: str, group: str, quantity: str, unit: str) -> Measurement:
+    """A group's Table 2 mean from the reference's own P(V) (H200 runs, fitted by notebook 05)."""
+    base = f"values.table2_summary.reference_own_md.{group}"
+    return Measurement(key, _MECH_CPU, f"{base}.{quantity}_mean_{unit}", f"{base}.{quantity}_err_{unit}",
+                       _REF_GPU, "7 volumes (±4.5 %), 2 ps equilibration + 0.73 ps each, 300 K "
+                       "(`results/gpu/05_pv_reference_h200.json`, fitted in notebook 05)",
+                       members=f"{base}.members")
+
+
 #: Every measurement the report knows of; one whose file is absent is listed as not measured.
 MEASUREMENTS: list[Measurement] = [
     Measurement("K_crystal", _PV_GPU, "fits.crystal.K0_GPa", "fits.crystal.K0_err_GPa",
@@ -109,6 +119,8 @@ MEASUREMENTS: list[Measurement] = [
                 "7 volumes (±4.5 %), 2 ps equilibration + 4.2 ps each, 300 K"),
     _table2("K_crystal", "crystal", "K0", "GPa"),
     _table2("rho0_crystal", "crystal", "rho0", "g_cm3"),
+    _table2_own("K_abinitio_glasses", "abinitio_glasses", "K0", "GPa"),
+    _table2_own("rho0_abinitio_glasses", "abinitio_glasses", "rho0", "g_cm3"),
     _table2("K_abinitio_glasses", "abinitio_glasses", "K0", "GPa"),
     _table2("rho0_abinitio_glasses", "abinitio_glasses", "rho0", "g_cm3"),
     _table2("K_mlp_glasses", "mlp_glasses", "K0", "GPa"),
