@@ -138,6 +138,12 @@ def test_notebook_05_reproduces(smoke_run):
     assert "crystal, one 0.02 ps run at strain +0.000 (student)" in notes
     assert "(H200" in notes and "(this CPU" in notes
     assert (out / "figures" / "05_drift_crystal.png").is_file()
+    # the paper's path through the volumes, fitted like Table 2's rows and noted on them
+    path = values["path_check"]["crystal"]
+    assert path["n_volumes"] == 3 and path["path"]["K0_GPa"] > 0
+    assert path["independent"]["K0_GPa"] == pytest.approx(values["table2_reference_on_frames"]["crystal"]["K0_GPa"])
+    assert "crystal with its volumes visited as a path" in notes
+    assert (out / "figures" / "05_pv_path_crystal.png").is_file()
 
 
 
@@ -148,7 +154,7 @@ def test_notebook_05_reads_a_finished_campaign_back_from_what_git_keeps(smoke_ru
     out, outcomes = smoke_run
     kept = [p for p in (out / "md" / "05_mechanics").rglob("*.json")
             if p.name in ("summary.json", "zero_k.json")]
-    assert len(kept) == 3 + 1 + 12 + 1 + 1 + 1  # P(V), reference MD, stress-strain, NσT, drift, 0 K
+    assert len(kept) == 3 + 1 + 12 + 1 + 1 + 3 + 1  # P(V), ref. MD, stress-strain, NσT, drift, path, 0 K
     for path in kept:
         target = tmp_path / "md" / path.relative_to(out / "md")
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -161,6 +167,8 @@ def test_notebook_05_reads_a_finished_campaign_back_from_what_git_keeps(smoke_ru
     for key in ("crystal_K0_GPa", "crystal_rho0_g_cm3", "crystal_K0_0K_GPa", "crystal_K_H"):
         assert second[key] == pytest.approx(first[key], rel=1e-9)
     assert second["stress_strain"]["crystal"]["E_H"] == pytest.approx(first["stress_strain"]["crystal"]["E_H"])
+    assert second["path_check"]["crystal"]["path"]["K0_GPa"] == pytest.approx(
+        first["path_check"]["crystal"]["path"]["K0_GPa"], rel=1e-9)
 
 def test_notebook_03_runs_one_system_of_the_profile_and_reads_its_md_back(smoke_run, tmp_path):
     """``systems="crystal_300K"``: one process per system; the crystal's runs are read back."""

@@ -217,6 +217,34 @@ def test_drift_note_compares_the_first_and_last_window_of_a_long_run():
         report.drift_note({"production_ps": 50.0}, "glass01")
 
 
+def test_path_note_compares_the_path_with_independent_volumes():
+    """The note on a glass's P(V) visited as a path, fitted both ways from the same BM2 law."""
+    import numpy as np
+
+    from zifhelpers.analysis import elastic
+
+    volumes = 4380.0 * (1.0 + np.array([-0.045, -0.03, -0.015, 0.0, 0.015, 0.03, 0.045]))
+    mass = 4380.0 * 1.21 / 1.66054  # amu of a cell of 1.21 g/cm3
+    fits = {k0: elastic.fit_birch_murnaghan2(
+        volumes, elastic.birch_murnaghan2(volumes, k0, 4500.0) + 0.004 * np.sin(volumes),
+        np.full(7, 0.01), mass_amu=mass) for k0 in (1.4, 3.0)}
+    assert fits[3.0]["K0_GPa"] == pytest.approx(3.0, abs=0.1)  # the fits recover their law
+    check = {"path": fits[3.0], "independent": fits[1.4], "n_volumes": 7, "deform_ps": 5.0,
+             "equilibrate_ps": 3.0, "production_ps": 10.0}
+    note = report.path_note(check, "glass01")
+    assert note.startswith("glass01 with its volumes visited as a path (each from its neighbour, "
+                           "deformed over 5 ps, then 3 + 10 ps; the paper: 100 + 100 ps; 7 volumes)")
+    shift = fits[3.0]["K0_GPa"] - fits[1.4]["K0_GPa"]
+    assert f"the protocol moves K0 by {shift:+.2f} ±" in note
+    assert f"ρ0 {fits[3.0]['rho0_g_cm3']:.3f} g/cm³" in note
+    same = report.path_note({**check, "independent": fits[3.0]}, "glass01")
+    assert "K0 moves by +0.00" in same and "no more than twice its error" in same
+    alone = report.path_note({**check, "independent": None}, "glass01")
+    assert alone.endswith(f"ρ0 {fits[3.0]['rho0_g_cm3']:.3f} g/cm³")
+    with pytest.raises(KeyError, match="glass01 has no 'deform_ps'"):
+        report.path_note({"path": fits[3.0]}, "glass01")
+
+
 def test_zero_kelvin_checks_list_each_structure_and_the_glasses_mean(tmp_path):
     fit = {"sampler": {"K0_GPa": 2.0, "V0_A3": 4400.0, "rho0_g_cm3": 1.2},
            "reference": {"K0_GPa": 2.2, "V0_A3": 4390.0, "rho0_g_cm3": 1.21}}

@@ -197,6 +197,8 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "reference_md": {"systems": {"crystal": [0.0]}, "equilibrate_ps": 0.002,
                              "production_ps": 0.008, "frame_every": 1},
             "drift": {"systems": {"crystal": 0.0}, "equilibrate_ps": 0.002, "production_ps": 0.02},
+            "path": {"systems": ["crystal"], "deform_ps": 0.004, "equilibrate_ps": 0.002,
+                     "production_ps": 0.008},
         },
         "quick": {
             # a laptop hour: the student alone (H 4 amu, 2 fs; no reference, so nothing to
@@ -246,11 +248,18 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             # does a glass still relax after the 2 ps each volume gets? one volume for 50 ps
             # (the paper equilibrated 100 ps per volume); about 45 min of one core
             "drift": {"systems": {"glass01": 0.0}, "equilibrate_ps": 2.0, "production_ps": 50.0},
+            # the paper's way of visiting the volumes, for one glass: each from its neighbour's last
+            # frame, deformed over 5 ps (the paper: 1.5 % over 100 ps), then 3 + 10 ps; against
+            # the independent volumes above, it says whether the protocol sets the glasses' K0
+            # (about 2 h of one core)
+            "path": {"systems": ["glass01"], "deform_ps": 5.0, "equilibrate_ps": 3.0,
+                     "production_ps": 10.0},
         },
         "paper": {
             "systems": ["crystal"] + [f"glass{i:02d}" for i in range(1, 11)],
             "strains": [-0.045, -0.03, -0.015, 0.0, 0.015, 0.03, 0.045],
             "equilibrate_ps": 100.0, "production_ps": 100.0, "frame_every": 200,
+            "path_deform_ps": 100.0,  # each volume from its neighbour, 1.5 % over 100 ps
             "fluct_equilibrate_ps": 100.0, "fluct_production_ps": 5000.0,
             "zero_k_strains": [-0.04, -0.02, 0.0, 0.02, 0.04], "zero_k_relax": True,
             "zero_k_systems": ["crystal"] + [f"glass{i:02d}" for i in range(1, 11)],

@@ -312,6 +312,39 @@ def drift_note(drift: dict[str, Any], system: str, window_ps: float = 10.0) -> s
     return text
 
 
+def path_note(check: dict[str, Any], system: str) -> str:
+    """A report note for one system's P(V) with its volumes visited as a path.
+
+    ``check`` is one entry of notebook 05's ``values.path_check``: ``path`` (the
+    :func:`~zifhelpers.analysis.elastic.fit_birch_murnaghan2` result of the path,
+    Castel et al.'s protocol: each volume from its neighbour's last frame,
+    deformed over ``deform_ps``, then ``equilibrate_ps`` + ``production_ps``),
+    ``independent`` (the same fit of the volumes started each from the file, or
+    None) and ``n_volumes``. The note gives both K0 and ρ0 and the shift of K0
+    in units of the two fits' errors combined.
+    """
+    for field in ("path", "deform_ps", "equilibrate_ps", "production_ps"):
+        if field not in check:
+            raise KeyError(f"path_note: the path check of {system} has no {field!r} "
+                           f"(found {sorted(check)}); pass notebook 05's values.path_check entry")
+    path, indep = check["path"], check.get("independent")
+    text = (f"{system} with its volumes visited as a path (each from its neighbour, deformed over "
+            f"{float(check['deform_ps']):g} ps, then {float(check['equilibrate_ps']):g} + "
+            f"{float(check['production_ps']):g} ps; the paper: 100 + 100 ps"
+            + (f"; {check['n_volumes']} volumes" if check.get("n_volumes") else "")
+            + f"): K0 {path['K0_GPa']:.2f} ± {path['K0_err_GPa']:.2f} GPa, "
+            f"ρ0 {path['rho0_g_cm3']:.3f} g/cm³")
+    if not indep:
+        return text
+    shift = path["K0_GPa"] - indep["K0_GPa"]
+    err = math.hypot(path["K0_err_GPa"], indep["K0_err_GPa"])
+    text += (f", against {indep['K0_GPa']:.2f} ± {indep['K0_err_GPa']:.2f} GPa and "
+             f"{indep['rho0_g_cm3']:.3f} g/cm³ from volumes started each from the file: ")
+    if abs(shift) > 2 * err:
+        return text + f"the protocol moves K0 by {shift:+.2f} ± {err:.2f} GPa"
+    return text + f"K0 moves by {shift:+.2f} ± {err:.2f} GPa, no more than twice its error"
+
+
 def collect(root: str | os.PathLike | None = None,
             measurements: list[Measurement] | None = None) -> list[dict[str, Any]]:
     """One row per (paper value, measurement); paper values without one get a row too."""
