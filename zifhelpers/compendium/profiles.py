@@ -27,13 +27,14 @@ __all__ = ["PROFILES", "CPU_FALLS_BACK_TO_QUICK", "CPU_COST_HOURS", "check_profi
 #: from the campaign's own runs (student MD: 17-20 steps/s on 272 atoms; the reference:
 #: about 0.4 s a call). On an AVX2-only CPU, expect about twice as long. 05: two processes
 #: of one thread on an Intel Xeon with AVX-512 give a P(V) volume (12 ps and 20 reference
-#: frames) in about 10 min each, and the profile has about 100 such runs. 03: the reference's
+#: frames) in about 10 min each, and the profile has about 100 such runs, plus one P(V) path
+#: (7 volumes of 13-18 ps, about 2 h of one core). 03: the reference's
 #: own MD (10 000 + 12 500 steps) runs at 1.2-1.4 s a step on one thread of the same Xeon,
 #: about 8 core-hours: 4.5 h with its two systems in two processes (``-p systems=...``).
 #: 04, one seed: 1.3 h for the melt-quench and its 300 K run (measured), plus the umbrella
 #: windows (about 25 min) and the 40 ps barrier extension (about 40 min on one thread).
 CPU_COST_HOURS = {"00_data_and_models": 0.2, "01_sampling": 0.3, "02_training": 1.0,
-                  "03_validation": 4.5, "04_melt_quench": 2.4, "05_mechanics": 9.0,
+                  "03_validation": 4.5, "04_melt_quench": 2.4, "05_mechanics": 10.0,
                   "06_allegro_scaling": 1.0}
 
 #: Notebooks whose ``cpu`` profile is their ``quick`` one (nothing to scale up
@@ -218,7 +219,7 @@ _SETTINGS: dict[str, dict[str, dict]] = {
         },
         "cpu": {
             # sampled by the student (H 4 amu, 2 fs), measured by the reference on 20
-            # frames per volume, and the reference's own MD at one glass volume; about 6 h on 2 cores
+            # frames per volume, and the reference's own MD at one glass volume; about 10 h on 2 cores
             "potential": "nequip-w32m", "md": {"timestep_fs": 2.0, "hydrogen_mass_amu": 4.0},
             "systems": ["crystal", "glass01", "glass02", "glass03"],
             "strains": [-0.045, -0.03, -0.015, 0.0, 0.015, 0.03, 0.045],
