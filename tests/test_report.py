@@ -28,7 +28,8 @@ def test_rows_verdicts_and_z(tmp_path):
           report.Measurement("rho0_crystal", "results/missing.json", "x", None, "ref", "D")]
     _write(tmp_path, "results/a.json", {"fits": {"K": 1.30, "dK": 0.25}})
     _write(tmp_path, "results/b.json", {"v": {"cn": 3.80}, "notes": {"cn_mlp_glass": "too short"}})
-    _write(tmp_path, "results/c.json", {"v": {"k": 3.5, "dk": 0.3}})
+    _write(tmp_path, "results/c.json", {"v": {"k": 3.5, "dk": 0.3},
+                                        "notes": {"K_mlp_glasses": "too short"}})
     rows = {r["key"]: r for r in report.collect(tmp_path, ms)}
     assert len(rows) == len(VALUES)
     assert rows["K_crystal"]["verdict"] == "agrees"  # 23 % low, target 25 %
@@ -38,6 +39,10 @@ def test_rows_verdicts_and_z(tmp_path):
     assert rows["rho0_crystal"]["verdict"] == "not measured"
     text = report.render(list(rows.values()))
     assert "too short" in text and "**differs**" in text and "`results/a.json`" in text
+    # one line per distinct note, naming each row it is on
+    (line,) = [t for t in text.splitlines() if t.endswith(": too short")]
+    assert line == (f"- *{VALUES['K_mlp_glasses'].quantity}*; *{VALUES['cn_mlp_glass'].quantity}*: "
+                    "too short")
 
 
 def test_inside_the_target_with_an_error_wider_than_it_is_undecided(tmp_path):

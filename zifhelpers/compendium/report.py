@@ -610,7 +610,7 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None = Non
         "| quantity | paper | source | ours | potential | run | z | target | verdict |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    notes = []
+    notes: dict[str, list[str]] = {}
     for r in rows:
         p: PaperValue = r["paper"]
         unit = f" {p.unit}" if p.unit else ""
@@ -626,14 +626,18 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None = Non
         verdict = r["verdict"] if r["verdict"] != "differs" else "**differs**"
         lines.append(f"| {p.quantity} | {paper_txt} | {p.source} | {ours_txt} | "
                      f"{r['potential']} | {r['run']} | {z_txt} | {p.target_text()} | {verdict} |")
-        if r["note"]:
-            notes.append(f"- *{p.quantity}*: {r['note']}")
+        if r["note"]:  # one line per distinct note, naming every row it is on
+            quantities = notes.setdefault(r["note"], [])
+            if p.quantity not in quantities:
+                quantities.append(p.quantity)
     sources = sorted({r["source"] for r in rows if r["source"]} |
                      {c["source"] for c in checks or []} | {t["source"] for t in timesteps or []} |
                      {z["source"] for z in zero_k or []} | {t["source"] for t in table1 or []} |
                      {v["source"] for v in validation or []})
     if notes:
-        lines += ["", "## Notes on the rows", "", *notes]
+        lines += ["", "## Notes on the rows", "",
+                  *(f"- {'; '.join(f'*{q}*' for q in quantities)}: {note}"
+                    for note, quantities in notes.items())]
     if checks:
         lines += ["", "## The sampler against the reference, on the sampler's own frames", "",
                   "Whether a student's glasses can be trusted: both potentials evaluated on "
