@@ -339,6 +339,49 @@ def test_stress_strain_fit_recovers_a_known_tensor_with_honest_errors():
     assert np.isnan(c_nan).all()
 
 
+def _stress_strain_table(c_by_seed, noise=0.002, seed=0, drop=None):
+    """A stress_strain_runs-like table: 12 runs per seed from a known tensor, reference and sampler."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s, c in c_by_seed.items():
+        for k in range(6):
+            for sign in (1.0, -1.0):
+                e = sign * 0.02 * np.eye(6)[k]
+                ref = e @ c.T + rng.normal(scale=noise, size=6)
+                rows.append({"run": f"seed{s}/e{k + 1}{sign * 0.02:+.3f}", **{f"e{i + 1}": e[i] for i in range(6)},
+                             **{f"sigma{i + 1}": 2.0 * ref[i] for i in range(6)},  # a sampler twice as stiff
+                             **{f"sigma{i + 1}_err": noise for i in range(6)},
+                             **{f"sigma{i + 1}_ref": ref[i] for i in range(6)},
+                             **{f"sigma{i + 1}_ref_err": noise for i in range(6)}})
+    table = pd.DataFrame(rows).set_index("run")
+    return table.drop(index=drop) if drop else table
+
+
+def test_stress_strain_by_seed_fits_each_complete_seed_alone():
+    c = _zif_like_stiffness()
+    table = _stress_strain_table({0: c, 1: c, 2: 1.5 * c}, drop=["seed2/e6-0.020"])
+    by_seed = mechanics.stress_strain_by_seed(table)
+    assert list(by_seed) == ["seed0", "seed1"]  # seed2 lacks a run: not fitted
+    exact = elastic.hill_average(c)
+    for values in by_seed.values():
+        for q in ("K_H", "E_H", "G_H", "nu_H"):
+            assert abs(values[q] - exact[q]) < 4 * values[f"{q}_err"]
+            assert values[f"{q}_err"] < 0.1 * abs(exact[q]) + 0.05  # 2 MPa noise: tight errors
+    sampler = mechanics.stress_strain_by_seed(table, measured_by="sampler")
+    assert sampler["seed0"]["E_H"] == pytest.approx(2 * by_seed["seed0"]["E_H"], rel=1e-6)
+    assert sampler["seed0"]["nu_H"] == pytest.approx(by_seed["seed0"]["nu_H"], rel=1e-6)
+    soft = mechanics.stress_strain_by_seed(_stress_strain_table({0: c, 1: -c}))
+    assert "K_H" in soft["seed0"] and "positive definite" in soft["seed1"]["error"]
+    unseeded = table.rename(index=lambda n: n.split("/", 1)[1]).loc[lambda t: ~t.index.duplicated()]
+    assert mechanics.stress_strain_by_seed(unseeded) == {}  # runs without seeds: nothing to compare
+    with pytest.raises(ValueError, match="measured_by must be"):
+        mechanics.stress_strain_by_seed(table, measured_by="dft")
+    with pytest.raises(KeyError, match="no column 'sigma1_ref'"):
+        mechanics.stress_strain_by_seed(table.drop(columns=["sigma1_ref"]))
+
+
 def test_stress_strain_fit_refuses_strains_that_miss_a_component():
     strains = np.vstack([s * 0.02 * np.eye(6)[k] for k in range(5) for s in (1, -1)])
     with pytest.raises(ValueError, match="do not span"):

@@ -222,6 +222,25 @@ def test_drift_note_compares_the_first_and_last_window_of_a_long_run():
         report.drift_note({"production_ps": 50.0}, "glass01")
 
 
+def test_seeds_note_lists_each_seed_and_says_whether_they_agree():
+    def seed(k, e, g, nu, err=0.3):
+        return {"K_H": k, "E_H": e, "G_H": g, "nu_H": nu, "K_H_err": err, "E_H_err": err,
+                "G_H_err": err, "nu_H_err": 0.05}
+
+    agree = {"seed0": seed(1.6, 3.28, 1.42, 0.15), "seed1": seed(2.0, 3.26, 1.33, 0.22)}
+    note = report.seeds_note(agree, "crystal")
+    assert note.startswith("crystal stress–strain, each seed's 12 runs fitted alone (seed0, seed1): "
+                           "K 1.60, 2.00 GPa (sd 0.28, each ± ≥ 0.30); E 3.28, 3.26 GPa")
+    assert note.endswith("not noise of these runs")
+    scatter = {**agree, "seed2": seed(1.8, 4.5, 1.4, 0.2)}  # E: sd 0.70 against errors of 0.3
+    assert report.seeds_note(scatter, "crystal").endswith("the seeds scatter more than their own errors say")
+    # one seed, or one with values beside one whose tensor failed: nothing to compare
+    assert report.seeds_note({"seed0": agree["seed0"]}, "crystal") == ""
+    assert report.seeds_note({"seed0": agree["seed0"], "seed1": {"error": "not positive definite"}}, "crystal") == ""
+    with pytest.raises(KeyError, match="seed 'seed1' of crystal has no 'E_H'"):
+        report.seeds_note({"seed0": agree["seed0"], "seed1": {"K_H": 1.0, "K_H_err": 0.1}}, "crystal")
+
+
 def test_path_note_compares_the_path_with_independent_volumes():
     """The note on a glass's P(V) visited as a path, fitted both ways from the same BM2 law."""
     import numpy as np

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..data.paper import TABLE1, VALUES, PaperValue
 
-__all__ = ["Measurement", "MEASUREMENTS", "VERDICTS", "collect", "drift_note", "offset_note", "sampler_checks", "table1_checks", "validation_checks", "zero_kelvin_checks",
+__all__ = ["Measurement", "MEASUREMENTS", "VERDICTS", "collect", "drift_note", "offset_note", "seeds_note", "sampler_checks", "table1_checks", "validation_checks", "zero_kelvin_checks",
            "render", "write_report", "repo_root"]
 
 
@@ -343,6 +343,40 @@ def path_note(check: dict[str, Any], system: str) -> str:
     if abs(shift) > 2 * err:
         return text + f"the protocol moves K0 by {shift:+.2f} ± {err:.2f} GPa"
     return text + f"K0 moves by {shift:+.2f} ± {err:.2f} GPa, no more than twice its error"
+
+
+def seeds_note(by_seed: dict[str, dict[str, float]], system: str) -> str:
+    """A report note for stress–strain runs repeated with independent seeds.
+
+    ``by_seed`` is one system's entry of notebook 05's
+    ``values.stress_strain_by_seed`` (:func:`~zifhelpers.simulation.mechanics.stress_strain_by_seed`):
+    per seed, Hill K, E, G (GPa) and ν with their errors. The note lists each
+    seed's values and compares the seeds' standard deviation with each seed's
+    own error: seeds that agree within their errors mean that a gap to the
+    paper larger than the error is not noise of these runs. Fewer than two
+    seeds with values give an empty note.
+    """
+    quantities = [("K_H", "K", " GPa"), ("E_H", "E", " GPa"), ("G_H", "G", " GPa"), ("nu_H", "ν", "")]
+    seeds = {s: v for s, v in by_seed.items() if "error" not in v}
+    for s, v in seeds.items():
+        for q, _, _ in quantities:
+            if q not in v or f"{q}_err" not in v:
+                raise KeyError(f"seeds_note: seed {s!r} of {system} has no {q!r} or {q + '_err'!r} "
+                               f"(found {sorted(v)}); pass an entry of notebook 05's values.stress_strain_by_seed")
+    if len(seeds) < 2:
+        return ""
+    parts, agree = [], True
+    for q, label, unit in quantities:
+        vals = [seeds[s][q] for s in seeds]
+        sd = statistics.stdev(vals)
+        own = min(seeds[s][f"{q}_err"] for s in seeds)
+        agree = agree and sd <= own
+        parts.append(f"{label} {', '.join(f'{x:.2f}' for x in vals)}{unit} (sd {sd:.2f}, each ± ≥ {own:.2f})")
+    text = (f"{system} stress–strain, each seed's 12 runs fitted alone ({', '.join(seeds)}): "
+            + "; ".join(parts))
+    if agree:
+        return text + ": the seeds agree within their own errors, so a gap to the paper wider than the error is not noise of these runs"
+    return text + ": the seeds scatter more than their own errors say"
 
 
 def collect(root: str | os.PathLike | None = None,

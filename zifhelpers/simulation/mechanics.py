@@ -17,7 +17,8 @@ import numpy as np
 from ..analysis.elastic import EV_PER_A3_TO_GPA, block_average
 from .runfolder import RunFolderBusy
 
-__all__ = ["finite_strain_runs", "stress_strain_runs", "strain_fluctuation_run", "zero_kelvin_pv"]
+__all__ = ["finite_strain_runs", "stress_strain_by_seed", "stress_strain_runs", "strain_fluctuation_run",
+           "zero_kelvin_pv"]
 
 
 def _check_strains(strains, who: str) -> list[float]:
@@ -427,6 +428,70 @@ def stress_strain_runs(
     table = pd.DataFrame(rows, columns=None if rows else ["run"]).set_index("run")
     table.attrs["missing"] = missing
     return table
+
+
+def stress_strain_by_seed(runs, measured_by: str = "reference", symmetry: str | None = None,
+                          seed: int = 0) -> dict[str, dict[str, float]]:
+    """Each seed's stress–strain runs fitted alone: the spread of the seeds.
+
+    ``runs`` is the table of :func:`stress_strain_runs` with ``seeds`` (index
+    ``seed<s>/e<k>±<strain>``). For every seed with all twelve runs, the
+    elastic tensor of those runs alone
+    (:func:`~zifhelpers.analysis.elastic.elastic_from_stress_strain`) and its
+    Hill averages with errors
+    (:func:`~zifhelpers.analysis.elastic.hill_average_with_errors`; ``seed``
+    draws their samples). Set against the fit over all seeds, the seeds'
+    spread says whether the error of the mean is honest, and whether a gap to
+    another value is noise of the runs or comes from the method.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        From :func:`stress_strain_runs`.
+    measured_by : {"reference", "sampler"}
+        Stresses measured by the reference on the sampler's frames
+        (``sigma<k>_ref``) or the sampler's own (``sigma<k>``).
+    symmetry : str, optional
+        Passed to ``elastic_from_stress_strain`` (``"orthorhombic"``: the crystal).
+
+    Returns
+    -------
+    dict
+        ``{"seed<s>": {"K_H": …, "E_H": …, "G_H": …, "nu_H": …, "K_H_err": …, …}}``
+        (GPa; ν unitless), seeds in the table's order; a seed whose tensor is
+        not positive definite gets ``{"error": <why>}``. Seeds with fewer than
+        twelve runs, and a table without seeds, give none.
+    """
+    from ..analysis import elastic
+
+    if measured_by not in ("reference", "sampler"):
+        raise ValueError(f"measured_by must be 'reference' or 'sampler', got {measured_by!r}")
+    suffix = "_ref" if measured_by == "reference" else ""
+    columns = [f"sigma{k}{suffix}" for k in range(1, 7)]
+    if len(runs) and columns[0] not in runs:
+        raise KeyError(f"stress_strain_by_seed: no column {columns[0]!r} (columns: {list(runs.columns)}); "
+                       "measured_by='reference' needs runs made with a reference")
+    groups: dict[str, list[str]] = {}
+    for name in runs.index:
+        if "/" in str(name):
+            groups.setdefault(str(name).split("/", 1)[0], []).append(name)
+    out: dict[str, dict[str, float]] = {}
+    voigt = [f"e{k}" for k in range(1, 7)]
+    for label, names in groups.items():
+        if len(names) < 12:
+            continue
+        part = runs.loc[names]
+        C, C_err = elastic.elastic_from_stress_strain(
+            part[voigt].to_numpy(), part[columns].to_numpy(),
+            part[[f"{c}_err" for c in columns]].to_numpy(), symmetry=symmetry)
+        try:
+            hill = elastic.hill_average_with_errors(C, C_err, seed=seed)
+        except ValueError as err:
+            out[label] = {"error": str(err)}
+            continue
+        out[label] = {k: float(v) for k, v in hill.items()
+                      if k.startswith(("K_H", "E_H", "G_H", "nu_H")) or k == "unstable_fraction"}
+    return out
 
 
 def strain_fluctuation_run(
