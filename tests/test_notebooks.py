@@ -45,6 +45,8 @@ def test_notebook_03_reproduces(smoke_run):
     assert values["crystal_static_ring_sizes"] == [8, 12, 16]
     assert values["pore_crystal_static_cm3_kg"] == pytest.approx(54, abs=2)  # paper: 54
     assert values["intact_linkers_all_runs"] is True
+    crystal = values["structure"]["crystal_300K"]  # Tables S5, S6 under each potential
+    assert crystal["reference"]["cn_Zn_N"] == 4.0 and crystal["model under test"]["pore_cm3_kg"] > 0
     peaks = values["xray_peaks_A"]["crystal_300K"]
     assert abs(peaks["model"][1] - peaks["experiment"][1]) < 0.05  # Zn-N peak of D(r)
     for name in ("03_xray", "03_local_structure_crystal_300K"):

@@ -365,7 +365,10 @@ def test_validation_checks_list_each_systems_overlaps_and_coordination(tmp_path)
                   "crystal_300K": {"g_ZnN": 0.991, "g_ZnZn": 0.987, "p_NZnN": 0.976},
                   "liquid_1500K": {"g_ZnN": 0.962, "g_ZnZn": 0.951, "p_NZnN": 0.944}},
               "cn_crystal_300K_reference": 4.0, "cn_crystal_300K_model": 4.0,
-              "cn_liquid_1500K_reference": 3.71, "cn_liquid_1500K_model": None}
+              "cn_liquid_1500K_reference": 3.71, "cn_liquid_1500K_model": None,
+              "structure": {"crystal_300K": {
+                  "model under test": {"pore_cm3_kg": 55.55, "rings": {"8": 4.0, "12": 16.0, "16": 32.0}},
+                  "reference": {"pore_cm3_kg": 55.1, "rings": {"8": 4.0, "12": 16.0, "16": 31.5}}}}}
     _write(tmp_path, "results/cpu/results/03_validation.json",
            {"notebook": "03", "profile": "cpu", "values": values})
     rows = report.validation_checks(tmp_path)
@@ -373,7 +376,10 @@ def test_validation_checks_list_each_systems_overlaps_and_coordination(tmp_path)
     assert rows[1]["cn_reference"] == 3.71 and rows[1]["cn_model"] is None
     text = report.render(report.collect(tmp_path, []), validation=rows)
     assert "## Fig. 4: the student against the reference" in text
-    assert ("| liquid_1500K | nequip-w32m | H 4 amu, 2 fs (`cpu`) | 0.962, 0.951, 0.944 | —, 3.710 |"
+    assert rows[0]["pore_model"] == 55.55 and rows[0]["rings_reference"]["16"] == 31.5
+    assert rows[1]["pore_model"] is None and rows[1]["rings_reference"] is None  # not in "structure"
+    assert ("| liquid_1500K | nequip-w32m | H 4 amu, 2 fs (`cpu`) | 0.962, 0.951, 0.944 | —, 3.710 | —, — | —; — |"
             in text)
+    assert "| 4.000, 4.000 | 55.5, 55.1 | 8: 4, 12: 16, 16: 32; 8: 4, 12: 16, 16: 31.5 |" in text
     assert "`results/cpu/results/03_validation.json`" in text
     assert report.validation_checks(tmp_path / "nothing") == []

@@ -546,7 +546,10 @@ def validation_checks(root: str | os.PathLike | None = None) -> list[dict[str, A
     Read from ``values.overlaps_model_vs_reference`` of the results JSONs under
     ``results/``: per system, the overlap (0–1, 1 identical) of the two
     potentials' Zn–N and Zn–Zn RDFs and N–Zn–N angle distributions, and the
-    Zn–N coordination under each (null where the run did not measure it).
+    Zn–N coordination under each (null where the run did not measure it);
+    from ``values.structure`` (Tables S5, S6), when the run wrote it, the pore
+    volume (cm³/kg, Zeo++, He 1.2 Å) and the Zn–imidazolate ring counts per
+    cell under each potential (None otherwise).
     """
     root = Path(root) if root else repo_root()
     rows = []
@@ -561,7 +564,10 @@ def validation_checks(root: str | os.PathLike | None = None) -> list[dict[str, A
                          "model": values.get("model_under_test", ""), "system": system,
                          "md": md, **{k: o.get(k) for k in ("g_ZnN", "g_ZnZn", "p_NZnN")},
                          "cn_reference": values.get(f"cn_{system}_reference"),
-                         "cn_model": values.get(f"cn_{system}_model")})
+                         "cn_model": values.get(f"cn_{system}_model"),
+                         **{f"{what}_{who}": ((values.get("structure") or {}).get(system, {}).get(label) or {}).get(key)
+                            for what, key in (("pore", "pore_cm3_kg"), ("rings", "rings"))
+                            for who, label in (("model", "model under test"), ("reference", "reference"))}})
     return rows
 
 
@@ -730,14 +736,18 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None = Non
                   "normalised histograms). The paper compared its model with AIMD this way, by eye; "
                   "here the reference stands in for AIMD.", "",
                   "| system | model under test | MD | overlap: Zn–N RDF, Zn–Zn RDF, N–Zn–N angles | "
-                  "Zn–N coordination: model, reference |", "|---|---|---|---|---|"]
+                  "Zn–N coordination: model, reference | pore volume (cm³/kg): model, reference | "
+                  "rings per cell (members: count): model; reference |", "|---|---|---|---|---|---|---|"]
         for v in validation:
             md = v["md"]
             md_txt = (f"H {md['hydrogen_mass_amu']:g} amu, {md['timestep_fs']:g} fs"
                       if md.get("hydrogen_mass_amu") else f"real masses, {md.get('timestep_fs', 0.5):g} fs")
             over = ", ".join("—" if v[k] is None else f"{v[k]:.3f}" for k in ("g_ZnN", "g_ZnZn", "p_NZnN"))
             cn = ", ".join("—" if v[k] is None else f"{v[k]:.3f}" for k in ("cn_model", "cn_reference"))
-            lines.append(f"| {v['system']} | {v['model']} | {md_txt} (`{v['profile']}`) | {over} | {cn} |")
+            pore = ", ".join("—" if v.get(k) is None else f"{v[k]:.1f}" for k in ("pore_model", "pore_reference"))
+            rings = "; ".join("—" if not v.get(k) else ", ".join(f"{m}: {c:g}" for m, c in v[k].items())
+                              for k in ("rings_model", "rings_reference"))
+            lines.append(f"| {v['system']} | {v['model']} | {md_txt} (`{v['profile']}`) | {over} | {cn} | {pore} | {rings} |")
     for t in table1 or []:
         rho = t["force_rank_correlation"]
         lines += ["", f"## Table 1: the hyper-parameter screen (`{t['profile']}` profile)", "",
