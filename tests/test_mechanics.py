@@ -382,6 +382,30 @@ def test_stress_strain_by_seed_fits_each_complete_seed_alone():
         mechanics.stress_strain_by_seed(table.drop(columns=["sigma1_ref"]))
 
 
+def test_stress_strain_hill_fits_all_runs_and_names_an_unstable_tensor():
+    c = _zif_like_stiffness()
+    table = _stress_strain_table({0: c, 1: c, 2: c})
+    C, C_err, hill = mechanics.stress_strain_hill(table, symmetry="orthorhombic")
+    z = np.abs(C - c)[C_err > 0] / C_err[C_err > 0]
+    assert z.max() < 4.5 and (C_err[0, 3] == 0.0) and C[0, 3] == 0.0  # Pbca: C14 fixed at zero
+    exact = elastic.hill_average(c)
+    for q in ("K_H", "E_H", "G_H", "nu_H"):
+        assert abs(hill[q] - exact[q]) < 4 * hill[f"{q}_err"]
+    one = table.loc[[n for n in table.index if n.startswith("seed0/")]]
+    by_seed = mechanics.stress_strain_by_seed(table, symmetry="orthorhombic")
+    assert by_seed["seed0"]["E_H"] == pytest.approx(
+        mechanics.stress_strain_hill(one, symmetry="orthorhombic")[2]["E_H"], rel=1e-12)
+    assert hill["E_H_err"] < by_seed["seed0"]["E_H_err"] / 1.4  # three seeds: about sqrt(3) tighter
+    sampler = mechanics.stress_strain_hill(table, "sampler")[2]
+    assert sampler["K_H"] == pytest.approx(2 * mechanics.stress_strain_hill(table)[2]["K_H"], rel=1e-6)
+    _, _, soft = mechanics.stress_strain_hill(_stress_strain_table({0: -c}))
+    assert soft["K_H"] is None and "positive definite" in soft["error"]
+    with pytest.raises(KeyError, match="no column 'sigma1_ref'"):
+        mechanics.stress_strain_hill(table.drop(columns=["sigma1_ref"]))
+    with pytest.raises(ValueError, match="measured_by must be"):
+        mechanics.stress_strain_hill(table, measured_by="dft")
+
+
 def test_stress_strain_fit_refuses_strains_that_miss_a_component():
     strains = np.vstack([s * 0.02 * np.eye(6)[k] for k in range(5) for s in (1, -1)])
     with pytest.raises(ValueError, match="do not span"):

@@ -17,7 +17,7 @@ import numpy as np
 from ..analysis.elastic import EV_PER_A3_TO_GPA, block_average
 from .runfolder import RunFolderBusy
 
-__all__ = ["finite_strain_runs", "stress_strain_by_seed", "stress_strain_runs", "strain_fluctuation_run",
+__all__ = ["finite_strain_runs", "stress_strain_by_seed", "stress_strain_hill", "stress_strain_runs", "strain_fluctuation_run",
            "zero_kelvin_pv"]
 
 
@@ -430,29 +430,73 @@ def stress_strain_runs(
     return table
 
 
+def stress_strain_hill(runs, measured_by: str = "reference", symmetry: str | None = None,
+                       seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Elastic tensor of stress–strain runs and its Hill averages, with errors.
+
+    The least-squares tensor of the runs
+    (:func:`~zifhelpers.analysis.elastic.elastic_from_stress_strain`, weighted
+    by the stresses' errors) and its Hill averages
+    (:func:`~zifhelpers.analysis.elastic.hill_average_with_errors`; ``seed``
+    draws its samples). A tensor that is not positive definite has no Hill
+    average: then each average is ``None`` and ``"error"`` says why.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        Rows of :func:`stress_strain_runs` (all of them, or one seed's): Voigt
+        strains ``e1``…``e6``, stresses and their ``_err`` (GPa).
+    measured_by : {"reference", "sampler"}
+        Stresses measured by the reference on the sampler's frames
+        (``sigma<k>_ref``) or the sampler's own (``sigma<k>``).
+    symmetry : str, optional
+        Passed to ``elastic_from_stress_strain`` (``"orthorhombic"``: the crystal).
+
+    Returns
+    -------
+    C_GPa, C_err_GPa : numpy.ndarray
+        The 6×6 tensor and its standard errors (GPa).
+    averages : dict
+        The keys of ``hill_average_with_errors`` (``K_H``, ``K_H_err``, …, GPa;
+        ν unitless), or ``{"K_H": None, "E_H": None, "G_H": None, "nu_H": None,
+        "error": <why>}``.
+    """
+    from ..analysis import elastic
+
+    if measured_by not in ("reference", "sampler"):
+        raise ValueError(f"measured_by must be 'reference' or 'sampler', got {measured_by!r}")
+    suffix = "_ref" if measured_by == "reference" else ""
+    columns = [f"sigma{k}{suffix}" for k in range(1, 7)]
+    if columns[0] not in runs:
+        raise KeyError(f"stress_strain_hill: no column {columns[0]!r} (columns: {list(runs.columns)}); "
+                       "measured_by='reference' needs runs made with a reference")
+    C, C_err = elastic.elastic_from_stress_strain(
+        runs[[f"e{k}" for k in range(1, 7)]].to_numpy(), runs[columns].to_numpy(),
+        runs[[f"{c}_err" for c in columns]].to_numpy(), symmetry=symmetry)
+    try:
+        averages = elastic.hill_average_with_errors(C, C_err, seed=seed)
+    except ValueError as err:  # not positive definite: no Hill average, and say why
+        averages = {**{k: None for k in ("K_H", "E_H", "G_H", "nu_H")}, "error": str(err)}
+    return C, C_err, averages
+
+
 def stress_strain_by_seed(runs, measured_by: str = "reference", symmetry: str | None = None,
                           seed: int = 0) -> dict[str, dict[str, float]]:
     """Each seed's stress–strain runs fitted alone: the spread of the seeds.
 
     ``runs`` is the table of :func:`stress_strain_runs` with ``seeds`` (index
     ``seed<s>/e<k>±<strain>``). For every seed with all twelve runs, the
-    elastic tensor of those runs alone
-    (:func:`~zifhelpers.analysis.elastic.elastic_from_stress_strain`) and its
-    Hill averages with errors
-    (:func:`~zifhelpers.analysis.elastic.hill_average_with_errors`; ``seed``
-    draws their samples). Set against the fit over all seeds, the seeds'
-    spread says whether the error of the mean is honest, and whether a gap to
-    another value is noise of the runs or comes from the method.
+    Hill averages with errors of those runs alone (:func:`stress_strain_hill`).
+    Set against the fit over all seeds, the seeds' spread says whether the
+    error of the mean is honest, and whether a gap to another value is noise
+    of the runs or comes from the method.
 
     Parameters
     ----------
     runs : pandas.DataFrame
         From :func:`stress_strain_runs`.
-    measured_by : {"reference", "sampler"}
-        Stresses measured by the reference on the sampler's frames
-        (``sigma<k>_ref``) or the sampler's own (``sigma<k>``).
-    symmetry : str, optional
-        Passed to ``elastic_from_stress_strain`` (``"orthorhombic"``: the crystal).
+    measured_by, symmetry, seed
+        As in :func:`stress_strain_hill`.
 
     Returns
     -------
@@ -462,32 +506,23 @@ def stress_strain_by_seed(runs, measured_by: str = "reference", symmetry: str | 
         not positive definite gets ``{"error": <why>}``. Seeds with fewer than
         twelve runs, and a table without seeds, give none.
     """
-    from ..analysis import elastic
-
     if measured_by not in ("reference", "sampler"):
         raise ValueError(f"measured_by must be 'reference' or 'sampler', got {measured_by!r}")
-    suffix = "_ref" if measured_by == "reference" else ""
-    columns = [f"sigma{k}{suffix}" for k in range(1, 7)]
-    if len(runs) and columns[0] not in runs:
-        raise KeyError(f"stress_strain_by_seed: no column {columns[0]!r} (columns: {list(runs.columns)}); "
+    column = "sigma1_ref" if measured_by == "reference" else "sigma1"
+    if len(runs) and column not in runs:
+        raise KeyError(f"stress_strain_by_seed: no column {column!r} (columns: {list(runs.columns)}); "
                        "measured_by='reference' needs runs made with a reference")
     groups: dict[str, list[str]] = {}
     for name in runs.index:
         if "/" in str(name):
             groups.setdefault(str(name).split("/", 1)[0], []).append(name)
     out: dict[str, dict[str, float]] = {}
-    voigt = [f"e{k}" for k in range(1, 7)]
     for label, names in groups.items():
         if len(names) < 12:
             continue
-        part = runs.loc[names]
-        C, C_err = elastic.elastic_from_stress_strain(
-            part[voigt].to_numpy(), part[columns].to_numpy(),
-            part[[f"{c}_err" for c in columns]].to_numpy(), symmetry=symmetry)
-        try:
-            hill = elastic.hill_average_with_errors(C, C_err, seed=seed)
-        except ValueError as err:
-            out[label] = {"error": str(err)}
+        _, _, hill = stress_strain_hill(runs.loc[names], measured_by, symmetry=symmetry, seed=seed)
+        if "error" in hill:
+            out[label] = {"error": hill["error"]}
             continue
         out[label] = {k: float(v) for k, v in hill.items()
                       if k.startswith(("K_H", "E_H", "G_H", "nu_H")) or k == "unstable_fraction"}
