@@ -89,6 +89,21 @@ def test_a_folder_is_never_continued_with_other_inputs(tmp_path, change, message
     assert json.loads((tmp_path / "status.json").read_text())["state"] == "finished"
 
 
+def test_a_folder_goes_on_under_new_guards_on_the_same_trajectory(tmp_path):
+    watched, plain = tmp_path / "watched", tmp_path / "plain"
+    _run(watched, integrity_confirm_fs=0.0).run(progress=False, max_steps=60)
+    with pytest.warns(UserWarning, match="integrity_confirm_fs: folder has 0.0, asked 50.0"):
+        _run(watched, integrity_confirm_fs=50.0, min_distance_A=0.5).run(progress=False)
+    recipe = json.loads((watched / "run.json").read_text())
+    assert recipe["integrity_confirm_fs"] == 50.0 and recipe["min_distance_A"] == 0.5
+    _run(plain).run(progress=False)
+    np.testing.assert_allclose(read_trajectory(watched)[-1].positions, read_trajectory(plain)[-1].positions,
+                               atol=1e-10)  # guards watch, they never change the dynamics
+    before = (plain / "run.json").read_text()
+    _run(plain, integrity_confirm_fs=20.0).run(progress=False)  # finished: nothing runs, recipe kept
+    assert (plain / "run.json").read_text() == before
+
+
 def test_a_second_process_on_the_same_folder_is_refused(tmp_path):
     _run(tmp_path).prepare()
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""

@@ -57,6 +57,15 @@ def test_compare_potentials_shares_runs_and_measures_each(tmp_path):
     assert heavy["reference", "crystal_300K"]["n_frames"] == 3
     recipe = json.loads((validation.run_folder("crystal_300K", "soft", tmp_path / "heavy") / "run.json").read_text())
     assert "4.0" in json.dumps(recipe) and recipe["schedule"]["timestep_fs"] == 2.0
+    # a C-H excursion must last 50 fs to stop a run; each healed one is counted
+    assert recipe["integrity_confirm_fs"] == 50.0 and heavy["reference", "crystal_300K"]["transients"] == 0
+    folder = validation.run_folder("crystal_300K", "soft", tmp_path / "heavy")
+    (folder / "transients.csv").write_text('step,time_ps,healed_by_step,seen\n2,0.004,3,"free H: atoms [141]"\n')
+    again = validation.compare_potentials(
+        {"reference": "soft"}, ["crystal_300K"], tmp_path / "heavy", production_ps=0.004, frame_every=1,
+        ring_every=1, pore_every=2, progress=False, calcs={"reference": soft}, timestep_fs=2.0,
+        hydrogen_mass_amu=4.0)
+    assert again["reference", "crystal_300K"]["transients"] == 1
 
 
 def test_overlap_of_shifted_distributions_is_below_one(crystal):

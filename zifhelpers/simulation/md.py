@@ -35,7 +35,9 @@ carries a SHA-256 of its content and the one before it is kept
 previous one with a warning; frames are never deleted because a checkpoint is
 missing (a run killed before its first checkpoint sets its partial files aside
 as ``*.before-restart-<time>``); a folder is never continued with another
-structure, schedule, ensemble or potential (refused, naming the difference);
+structure, schedule, ensemble or potential (refused, naming the difference),
+though its guards (``GUARD_ONLY_SETTINGS``, e.g. a longer ``integrity_confirm_fs``)
+may change, since they never alter the trajectory;
 ``status.json`` says ``failed`` with the reason when a run dies of an error.
 What it does not guarantee: frames written after the last checkpoint are cut
 when a run resumes, and a full disk or a damaged trajectory file is reported,
@@ -111,6 +113,12 @@ class _FolderLock:
 
         fcntl.flock(self.handle.fileno(), fcntl.LOCK_UN)
         self.handle.close()
+
+
+#: Settings of :class:`MDRun` that only watch the dynamics (what a guard
+#: tolerates), never change it: a folder may be continued with other values.
+GUARD_ONLY_SETTINGS = ("integrity_confirm_fs", "integrity_every", "max_temperature_factor",
+                       "min_distance_A")
 
 
 def _differences(stored: dict, wanted: dict, prefix: str = "") -> list[str]:
@@ -592,7 +600,9 @@ class MDRun:
         import ase.io
 
         stored = json.loads((self.workdir / "run.json").read_text())
-        problems = _differences(stored, self._recipe())
+        wanted = self._recipe()
+        problems = _differences({k: v for k, v in stored.items() if k not in GUARD_ONLY_SETTINGS},
+                                {k: v for k, v in wanted.items() if k not in GUARD_ONLY_SETTINGS})
         initial = self.workdir / "initial.extxyz"
         if initial.is_file():
             first = ase.io.read(initial, format="extxyz")
@@ -608,6 +618,14 @@ class MDRun:
             raise RunFolderError(
                 f"{self.workdir} holds a run made with other inputs; use another folder or "
                 "delete this one:\n  " + "\n  ".join(problems))
+        changed = _differences({k: stored.get(k, "<absent>") for k in GUARD_ONLY_SETTINGS if k in wanted},
+                               {k: wanted[k] for k in GUARD_ONLY_SETTINGS if k in wanted})
+        status = self.workdir / "status.json"
+        finished = status.is_file() and json.loads(status.read_text()).get("state") == "finished"
+        if changed and not finished:  # guards only watch the dynamics: the run goes on under the new ones
+            warnings.warn(f"{self.workdir}: guard settings changed on resume ({'; '.join(changed)}); "
+                          "the trajectory is the same, run.json now records the new ones", stacklevel=3)
+            _atomic_write(self.workdir / "run.json", (json.dumps(wanted, indent=2) + "\n").encode())
 
     def _write_status(self, state: str, reason: str = "") -> None:
         status = {"state": state, "step": self.step, "total_steps": self.schedule.total_steps,

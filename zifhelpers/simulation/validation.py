@@ -20,6 +20,7 @@ from ..analysis import linkers, rings
 from ..analysis import structure as analysis
 from ..data.public import load_structure
 from .md import MDRun, Schedule, read_trajectory
+from .meltquench import count_transients
 
 __all__ = [
     "reference_on_frames",
@@ -81,6 +82,7 @@ def run_system(
     progress: bool = True,
     calc=None,
     hydrogen_mass_amu: float | None = None,
+    integrity_confirm_fs: float = 50.0,
 ) -> Path:
     """Run (or resume) the NVT MD of ``system`` (a :data:`SYSTEMS` entry or its name) with ``spec``.
 
@@ -91,6 +93,9 @@ def run_system(
     calculator already loaded for ``spec``, spares loading it again.
     ``hydrogen_mass_amu`` (e.g. 4 with a 2 fs ``timestep_fs``) samples the
     same configurations with fewer steps (:mod:`zifhelpers.simulation.timestep`).
+    ``integrity_confirm_fs``: a linker found broken must stay broken that long
+    to stop the run (at 1500 K a C–H bond vibrates past its cutoff; each such
+    excursion is a row of ``transients.csv``), as in the melt-quench.
     Returns the run folder.
     """
     if isinstance(system, str):  # a name of SYSTEMS
@@ -113,6 +118,7 @@ def run_system(
         frame_every=frame_every,
         seed=seed,
         integrity_every=frame_every * 5,
+        integrity_confirm_fs=integrity_confirm_fs,
         hydrogen_mass_amu=hydrogen_mass_amu,
         calc=calc,
     )
@@ -185,6 +191,7 @@ def compare_potentials(
     calcs: dict | None = None,
     timestep_fs: float = 0.5,
     hydrogen_mass_amu: float | None = None,
+    integrity_confirm_fs: float = 50.0,
 ) -> dict[tuple[str, str], dict]:
     """Run every system of :data:`SYSTEMS` with every potential; measure each run.
 
@@ -197,7 +204,10 @@ def compare_potentials(
     liquid). Returns ``{(label, system): structural_properties(...)}`` over
     the production frames, at each system's temperature. ``calcs``
     optionally maps labels to ASE calculators already loaded for their spec.
-    ``timestep_fs`` and ``hydrogen_mass_amu`` apply to every run.
+    ``timestep_fs``, ``hydrogen_mass_amu`` and ``integrity_confirm_fs`` (see
+    :func:`run_system`) apply to every run; each result also holds
+    ``transients``, the number of linker-check failures of its run that healed
+    (thermal excursions, not breaks).
     """
     unknown = [name for name in systems if name not in SYSTEMS]
     if unknown:
@@ -216,12 +226,12 @@ def compare_potentials(
                 structure=liquid_start if melting else None,
                 frame_every=frame_every, seed=seed, progress=progress,
                 calc=(calcs or {}).get(label), timestep_fs=timestep_fs,
-                hydrogen_mass_amu=hydrogen_mass_amu,
+                hydrogen_mass_amu=hydrogen_mass_amu, integrity_confirm_fs=integrity_confirm_fs,
             )
             props[label, name] = measured[str(spec), name] = structural_properties(
                 production_frames(folder), system.temperature_K,
                 ring_every=ring_every, pore_every=pore_every,
-            )
+            ) | {"transients": count_transients(folder)}
     return props
 
 
