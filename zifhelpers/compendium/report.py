@@ -548,8 +548,9 @@ def validation_checks(root: str | os.PathLike | None = None) -> list[dict[str, A
     potentials' Zn–N and Zn–Zn RDFs and N–Zn–N angle distributions, and the
     Zn–N coordination under each (null where the run did not measure it);
     from ``values.structure`` (Tables S5, S6), when the run wrote it, the pore
-    volume (cm³/kg, Zeo++, He 1.2 Å) and the Zn–imidazolate ring counts per
-    cell under each potential (None otherwise).
+    volume (cm³/kg, Zeo++, He 1.2 Å), the Zn–imidazolate ring counts per
+    cell and the healed C–H excursions of the run (``transients``) under each
+    potential (None otherwise).
     """
     root = Path(root) if root else repo_root()
     rows = []
@@ -566,7 +567,8 @@ def validation_checks(root: str | os.PathLike | None = None) -> list[dict[str, A
                          "cn_reference": values.get(f"cn_{system}_reference"),
                          "cn_model": values.get(f"cn_{system}_model"),
                          **{f"{what}_{who}": ((values.get("structure") or {}).get(system, {}).get(label) or {}).get(key)
-                            for what, key in (("pore", "pore_cm3_kg"), ("rings", "rings"))
+                            for what, key in (("pore", "pore_cm3_kg"), ("rings", "rings"),
+                                              ("transients", "transients"))
                             for who, label in (("model", "model under test"), ("reference", "reference"))}})
     return rows
 
@@ -737,7 +739,9 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None = Non
                   "here the reference stands in for AIMD.", "",
                   "| system | model under test | MD | overlap: Zn–N RDF, Zn–Zn RDF, N–Zn–N angles | "
                   "Zn–N coordination: model, reference | pore volume (cm³/kg): model, reference | "
-                  "rings per cell (members: count): model; reference |", "|---|---|---|---|---|---|---|"]
+                  "rings per cell (members: count): model; reference | "
+                  "healed linker-check failures (C–H excursions): model, reference |",
+                  "|---|---|---|---|---|---|---|---|"]
         for v in validation:
             md = v["md"]
             md_txt = (f"H {md['hydrogen_mass_amu']:g} amu, {md['timestep_fs']:g} fs"
@@ -747,7 +751,10 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None = Non
             pore = ", ".join("—" if v.get(k) is None else f"{v[k]:.1f}" for k in ("pore_model", "pore_reference"))
             rings = "; ".join("—" if not v.get(k) else ", ".join(f"{m}: {c:g}" for m, c in v[k].items())
                               for k in ("rings_model", "rings_reference"))
-            lines.append(f"| {v['system']} | {v['model']} | {md_txt} (`{v['profile']}`) | {over} | {cn} | {pore} | {rings} |")
+            excursions = ", ".join("—" if v.get(k) is None else f"{v[k]:d}"
+                                   for k in ("transients_model", "transients_reference"))
+            lines.append(f"| {v['system']} | {v['model']} | {md_txt} (`{v['profile']}`) | {over} | {cn} | {pore} | {rings} "
+                         f"| {excursions} |")
     for t in table1 or []:
         rho = t["force_rank_correlation"]
         lines += ["", f"## Table 1: the hyper-parameter screen (`{t['profile']}` profile)", "",
