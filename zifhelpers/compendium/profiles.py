@@ -290,7 +290,7 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "rmc_models": ["published", "NequIP student", "Allegro student"],
             "structure_systems": ["crystal_300K", "glass01_300K"], "structure_ps": 0.1,
             "structure_frame_every": 20, "accuracy_frames": 90,
-            "robust_models": ["NequIP student", "Allegro student"],
+            "robust_models": ["NequIP student", "NequIP round 1", "Allegro student"],
             "robust_temperatures": [1000.0, 1300.0, 1500.0, 1800.0], "robust_ps": 2.0,
             "robust_seeds": [0],
             "reaxff_protocol": {"supercell": (1, 1, 1), "rate_K_per_ps": 6000.0,
@@ -298,7 +298,7 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "reaxff_frame_every": 200,
             "mq_protocol": {"supercell": (1, 1, 1), "t_max_K": 1400.0, "rate_K_per_ps": 2000.0,
                             "prepare_ps": 0.1, "plateau_ps": 0.5, "equilibrate_ps": 0.25},
-            "mq_models": ["NequIP student", "Allegro student"],
+            "mq_models": ["NequIP student", "NequIP round 1", "Allegro student"],
             "mq_frame_every": 20, "mq_integrity_every": 20,
         },
         "paper": {
