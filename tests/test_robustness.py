@@ -36,9 +36,10 @@ def test_breaking_rate_is_poisson():
 
 
 def test_scan_counts_breaks_hot_and_none_cold(tmp_path, crystal):
+    # one-shot checks: in free flight atoms collide within tens of fs, before a 50 fs window ends
     scan = linker_breaking_scan(crystal, [0.1, 3000.0], 0.06, tmp_path, calculator="none",
                                 calc=NoForces(), seeds=(0, 1), timestep_fs=1.0,
-                                integrity_every=10, progress=False)
+                                integrity_every=10, progress=False, integrity_confirm_fs=0.0)
     cold, hot = scan.loc[0.1], scan.loc[3000.0]
     assert cold.events == 0 and cold.simulated_ps == pytest.approx(2 * 0.06)
     # H atoms fly off their carbons within tens of fs (or atoms collide first:
@@ -49,5 +50,21 @@ def test_scan_counts_breaks_hot_and_none_cold(tmp_path, crystal):
     # finished and stopped runs are read back, not re-run
     again = linker_breaking_scan(crystal, [0.1, 3000.0], 0.06, tmp_path, calculator="none",
                                  calc=NoForces(), seeds=(0, 1), timestep_fs=1.0,
-                                 integrity_every=10, progress=False)
+                                 integrity_every=10, progress=False, integrity_confirm_fs=0.0)
     assert again.drop(columns="stop_reasons").equals(scan.drop(columns="stop_reasons"))
+    assert (scan.excursions >= 0).all()  # healed checks, counted apart from the breaks
+
+
+def test_a_run_stopped_by_a_one_shot_check_goes_on_under_the_confirmation_window(tmp_path, crystal):
+    import json
+
+    kwargs = dict(calculator="none", calc=NoForces(), seeds=(1,), timestep_fs=1.0, integrity_every=10,
+                  progress=False)
+    one_shot = linker_breaking_scan(crystal, [2000.0], 0.06, tmp_path, integrity_confirm_fs=0.0, **kwargs)
+    folder = tmp_path / "T2000_seed1"
+    assert json.loads((folder / "run.json").read_text())["integrity_confirm_fs"] == 0.0
+    # free flight collides within tens of fs: a 4 fs window, checked every 2 fs
+    confirmed = linker_breaking_scan(crystal, [2000.0], 0.06, tmp_path, integrity_confirm_fs=4.0, **kwargs)
+    assert json.loads((folder / "run.json").read_text())["integrity_confirm_fs"] == 4.0  # re-judged
+    assert confirmed.loc[2000.0].events == one_shot.loc[2000.0].events == 1  # free flight: H never returns
+    assert "still broken throughout the" in json.loads((folder / "status.json").read_text())["reason"]

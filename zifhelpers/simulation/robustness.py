@@ -4,7 +4,7 @@ The paper found its Allegro model breaking linkers above 1300 K (about once
 per cell per 100 ps at 1500 K) while NequIP stayed intact. Here each
 (temperature, seed) is one NVT run of one cell with the linker-integrity
 check on (:class:`zifhelpers.simulation.md.MDRun`, ``integrity_every``); a run stops at
-its first broken linker. With the waiting times of independent runs, the rate
+its first broken linker, one that stays broken for a confirmation window. With the waiting times of independent runs, the rate
 of breaking events is the maximum-likelihood estimate of a Poisson process,
 ``events / total simulated time``, reported per cell per 100 ps with an exact
 (Garwood) 95 % interval.
@@ -49,17 +49,25 @@ def linker_breaking_scan(start: Atoms, temperatures_K, duration_ps: float,
                          workdir: str | os.PathLike, calculator: str = "published",
                          calc: Calculator | None = None, seeds=(0,),
                          timestep_fs: float = 0.5, integrity_every: int = 20,
-                         heat_ps: float = 0.0, progress: bool = True):
+                         heat_ps: float = 0.0, progress: bool = True,
+                         integrity_confirm_fs: float = 50.0):
     """NVT runs per temperature and seed; count the first linker break of each.
 
     Each run: optional linear heating from 300 K over ``heat_ps`` (not
     counted), then ``duration_ps`` at the temperature with the integrity
-    check every ``integrity_every`` steps. Runs resume from their checkpoints;
-    a finished or stopped run is read back, not re-run. Returns a DataFrame
-    (one row per temperature): runs, events, simulated ps, rate per cell per
-    100 ps and its 95 % interval.
+    check every ``integrity_every`` steps. A break counts only if it lasts
+    ``integrity_confirm_fs`` (a C–H bond vibrating past its cutoff for a few
+    fs is a thermal excursion, which even the reference has at 1500 K; see
+    :class:`~zifhelpers.simulation.md.MDRun`); the healed ones are counted
+    apart. Runs resume from their checkpoints; a finished or stopped run is
+    read back, not re-run, except a run stopped under a shorter confirmation
+    window, which goes on from its last checkpoint under this one. Returns a
+    DataFrame (one row per temperature): runs, events, simulated ps, rate per
+    cell per 100 ps and its 95 % interval, ``excursions`` (healed checks).
     """
     import pandas as pd
+
+    from .meltquench import count_transients
 
     temperatures_K, seeds = list(temperatures_K), list(seeds)
     if not temperatures_K:
@@ -68,7 +76,7 @@ def linker_breaking_scan(start: Atoms, temperatures_K, duration_ps: float,
         raise ValueError("linker_breaking_scan: no seeds given (one run per temperature and seed)")
     rows = []
     for temp in temperatures_K:
-        events, total_ps, reasons = 0, 0.0, []
+        events, total_ps, reasons, excursions = 0, 0.0, [], 0
         for seed in seeds:
             folder = Path(workdir) / f"T{temp:.0f}_seed{seed}"
             sched = Schedule(timestep_fs)
@@ -77,15 +85,14 @@ def linker_breaking_scan(start: Atoms, temperatures_K, duration_ps: float,
             sched.plateau("hold", float(temp), duration_ps)
             status = folder / "status.json"
             state = json.loads(status.read_text()).get("state") if status.is_file() else None
-            if state not in ("finished", "stopped"):
+            recipe = folder / "run.json"
+            window = json.loads(recipe.read_text()).get("integrity_confirm_fs", 0.0) if recipe.is_file() else None
+            if state not in ("finished", "stopped") or (state == "stopped" and window < integrity_confirm_fs):
                 try:
-                    if (folder / "run.json").is_file():
-                        MDRun.resume(folder, calc=calc, progress=progress)
-                    else:
-                        MDRun(folder, start, sched, calculator=calculator, calc=calc,
-                              ensemble="nvt-bussi", frame_every=integrity_every,
-                              integrity_every=integrity_every, seed=seed,
-                              max_temperature_factor=10.0).run(progress=progress)
+                    MDRun(folder, start, sched, calculator=calculator, calc=calc,
+                          ensemble="nvt-bussi", frame_every=integrity_every,
+                          integrity_every=integrity_every, integrity_confirm_fs=integrity_confirm_fs,
+                          seed=seed, max_temperature_factor=10.0).run(progress=progress)
                 except MDGuardError:
                     pass
             info = json.loads(status.read_text())
@@ -99,10 +106,11 @@ def linker_breaking_scan(start: Atoms, temperatures_K, duration_ps: float,
                 if broke:  # the break happened within the last integrity interval
                     held += integrity_every * timestep_fs / 1000.0
             total_ps += held
+            excursions += count_transients(folder)
         rate = breaking_rate(events, total_ps) if total_ps > 0 else {
             "rate": np.nan, "rate_low": np.nan, "rate_high": np.nan}
         rows.append({"temperature_K": float(temp), "runs": len(seeds), "events": events,
                      "simulated_ps": total_ps, "breaks_per_cell_per_100ps": rate["rate"],
                      "ci95_low": rate["rate_low"], "ci95_high": rate["rate_high"],
-                     "stop_reasons": reasons})
+                     "excursions": excursions, "stop_reasons": reasons})
     return pd.DataFrame(rows).set_index("temperature_K")
