@@ -104,6 +104,15 @@ def test_a_folder_goes_on_under_new_guards_on_the_same_trajectory(tmp_path):
     assert (plain / "run.json").read_text() == before
 
 
+def test_excursions_logged_after_the_checkpoint_are_dropped_on_resume(tmp_path):
+    _run(tmp_path).run(progress=False, max_steps=120)  # last checkpoint at step 120
+    log = tmp_path / "transients.csv"  # as if killed at step 125, after logging one at 123
+    log.write_text('step,time_ps,healed_by_step,seen\n40,0.08,41,"free H: atoms [1]"\n'
+                   '123,0.246,124,"free H: atoms [2]"\n')
+    MDRun.resume(tmp_path, progress=False)  # steps 120-125 run again: their excursion would count twice
+    assert log.read_text() == 'step,time_ps,healed_by_step,seen\n40,0.08,41,"free H: atoms [1]"\n'
+
+
 def test_a_second_process_on_the_same_folder_is_refused(tmp_path):
     _run(tmp_path).prepare()
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""

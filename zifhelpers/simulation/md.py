@@ -778,6 +778,13 @@ class MDRun:
                 )
             with open(path, "r+b") as handle:
                 handle.truncate(size)
+        # healed excursions after the checkpoint will be lived again (or not, with new velocities)
+        transients = self.workdir / "transients.csv"
+        if transients.is_file():
+            lines = transients.read_text().splitlines(keepends=True)
+            kept = lines[:1] + [line for line in lines[1:] if int(line.split(",", 1)[0]) <= self.step]
+            if len(kept) != len(lines):
+                _atomic_write(transients, "".join(kept).encode())
 
     @staticmethod
     def _dyn_state(dyn) -> dict:
