@@ -369,7 +369,7 @@ def test_validation_checks_list_each_systems_overlaps_and_coordination(tmp_path)
               "structure": {"crystal_300K": {
                   "model under test": {"pore_cm3_kg": 55.55, "rings": {"8": 4.0, "12": 16.0, "16": 32.0}},
                   "reference": {"pore_cm3_kg": 55.1, "rings": {"8": 4.0, "12": 16.0, "16": 31.5},
-                                "transients": 3}}}}
+                                "transients": 3, "restarts": 0}}}}
     _write(tmp_path, "results/cpu/results/03_validation.json",
            {"notebook": "03", "profile": "cpu", "values": values})
     rows = report.validation_checks(tmp_path)
@@ -380,8 +380,8 @@ def test_validation_checks_list_each_systems_overlaps_and_coordination(tmp_path)
     assert rows[0]["pore_model"] == 55.55 and rows[0]["rings_reference"]["16"] == 31.5
     assert rows[1]["pore_model"] is None and rows[1]["rings_reference"] is None  # not in "structure"
     assert ("| liquid_1500K | nequip-w32m | H 4 amu, 2 fs (`cpu`) | 0.962, 0.951, 0.944 | —, 3.710 | —, — | —; — "
-            "| —, — |" in text)
-    assert "| 4.000, 4.000 | 55.5, 55.1 | 8: 4, 12: 16, 16: 32; 8: 4, 12: 16, 16: 31.5 | —, 3 |" in text
+            "| —, — | —, — |" in text)
+    assert "| 4.000, 4.000 | 55.5, 55.1 | 8: 4, 12: 16, 16: 32; 8: 4, 12: 16, 16: 31.5 | —, 3 | —, 0 |" in text
     assert rows[0]["transients_reference"] == 3 and rows[0]["transients_model"] is None  # an older run: not counted
     assert "`results/cpu/results/03_validation.json`" in text
     assert report.validation_checks(tmp_path / "nothing") == []

@@ -105,3 +105,42 @@ def _forces(atoms, calc):
     atoms = atoms.copy()
     atoms.calc = calc
     return atoms.get_forces()
+
+
+def test_run_system_restarts_a_broken_run_only_within_its_budget(tmp_path, monkeypatch):
+    from zifhelpers.simulation.md import MDGuardError, MDRun
+    from zifhelpers.simulation.meltquench import count_restarts
+
+    calls = {"run": 0, "redraw": []}
+
+    def fake_run(self, progress=True, max_steps=None):
+        calls["run"] += 1
+        calls["self"] = self
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if calls["run"] <= 2:  # two confirmed breaks, then it finishes
+            (self.workdir / "status.json").write_text(json.dumps(
+                {"state": "stopped", "step": 5, "reason": "broken linkers: 31/32 intact"}))
+            raise MDGuardError("broken")
+        (self.workdir / "status.json").write_text(json.dumps({"state": "finished"}))
+        return self.trajectory_path
+
+    def fake_redraw(self, seed, reason=""):
+        calls["redraw"].append(seed)
+        log = self.workdir / "restarts.csv"
+        log.write_text((log.read_text() if log.is_file() else "header\n") + f"0,0,5,{seed},{reason}\n")
+        (self.workdir / "status.json").write_text(json.dumps({"state": "paused"}))
+        return 0
+
+    monkeypatch.setattr(MDRun, "run", fake_run)
+    monkeypatch.setattr(MDRun, "redraw_velocities", fake_redraw)
+    monkeypatch.setattr(MDRun, "from_workdir", classmethod(lambda cls, w, calc=None: calls["self"]))
+    with pytest.raises(MDGuardError):  # no budget: the first break ends it
+        validation.run_system("liquid_1500K", "emt", tmp_path / "none", 0.002, seed=3)
+    assert calls["redraw"] == []
+    calls.update(run=0)
+    with pytest.raises(MDGuardError, match="broken linkers"):  # budget 1, two breaks
+        validation.run_system("liquid_1500K", "emt", tmp_path / "one", 0.002, seed=3, restarts_on_break=1)
+    assert calls["redraw"] == [3001] and count_restarts(tmp_path / "one" / "emt" / "liquid_1500K") == 1
+    calls.update(run=0, redraw=[])
+    validation.run_system("liquid_1500K", "emt", tmp_path / "two", 0.002, seed=3, restarts_on_break=2)
+    assert calls["redraw"] == [3001, 3002] and count_restarts(tmp_path / "two" / "emt" / "liquid_1500K") == 2

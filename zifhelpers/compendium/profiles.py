@@ -107,6 +107,9 @@ _SETTINGS: dict[str, dict[str, dict]] = {
             "systems": ["crystal_300K", "liquid_1500K"],
             "liquid_start": "glass01", "melt_ps": 5.0, "production_ps": 20.0,
             "frame_every": 50, "ring_every": 10, "pore_every": 20, "xray_r_max": 20.0,
+            # the student's liquid broke a linker at 3.7 ps: as in notebook 04, a confirmed break
+            # sends a run back to its last checkpoint with new velocities, counted as a restart
+            "restarts_on_break": 3,
         },
         "paper": {
             "systems": ["crystal_300K", "liquid_1500K"] + [f"glass{i:02d}_300K" for i in range(1, 11)],

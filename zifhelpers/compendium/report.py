@@ -549,7 +549,8 @@ def validation_checks(root: str | os.PathLike | None = None) -> list[dict[str, A
     Zn–N coordination under each (null where the run did not measure it);
     from ``values.structure`` (Tables S5, S6), when the run wrote it, the pore
     volume (cm³/kg, Zeo++, He 1.2 Å), the Zn–imidazolate ring counts per
-    cell and the healed C–H excursions of the run (``transients``) under each
+    cell, the healed C–H excursions of the run (``transients``) and its
+    restarts after a confirmed linker break (``restarts``) under each
     potential (None otherwise).
     """
     root = Path(root) if root else repo_root()
@@ -568,7 +569,7 @@ def validation_checks(root: str | os.PathLike | None = None) -> list[dict[str, A
                          "cn_model": values.get(f"cn_{system}_model"),
                          **{f"{what}_{who}": ((values.get("structure") or {}).get(system, {}).get(label) or {}).get(key)
                             for what, key in (("pore", "pore_cm3_kg"), ("rings", "rings"),
-                                              ("transients", "transients"))
+                                              ("transients", "transients"), ("restarts", "restarts"))
                             for who, label in (("model", "model under test"), ("reference", "reference"))}})
     return rows
 
@@ -740,8 +741,9 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None = Non
                   "| system | model under test | MD | overlap: Zn–N RDF, Zn–Zn RDF, N–Zn–N angles | "
                   "Zn–N coordination: model, reference | pore volume (cm³/kg): model, reference | "
                   "rings per cell (members: count): model; reference | "
-                  "healed linker-check failures (C–H excursions): model, reference |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "healed linker-check failures (C–H excursions): model, reference | "
+                  "restarts after a confirmed break: model, reference |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for v in validation:
             md = v["md"]
             md_txt = (f"H {md['hydrogen_mass_amu']:g} amu, {md['timestep_fs']:g} fs"
@@ -753,8 +755,9 @@ def render(rows: list[dict[str, Any]], checks: list[dict[str, Any]] | None = Non
                               for k in ("rings_model", "rings_reference"))
             excursions = ", ".join("—" if v.get(k) is None else f"{v[k]:d}"
                                    for k in ("transients_model", "transients_reference"))
+            restarts = ", ".join("—" if v.get(k) is None else f"{v[k]:d}" for k in ("restarts_model", "restarts_reference"))
             lines.append(f"| {v['system']} | {v['model']} | {md_txt} (`{v['profile']}`) | {over} | {cn} | {pore} | {rings} "
-                         f"| {excursions} |")
+                         f"| {excursions} | {restarts} |")
     for t in table1 or []:
         rho = t["force_rank_correlation"]
         lines += ["", f"## Table 1: the hyper-parameter screen (`{t['profile']}` profile)", "",

@@ -19,7 +19,8 @@ from ase import Atoms
 
 from .md import MDGuardError, MDRun, Schedule, read_thermo, read_trajectory
 
-__all__ = ["MeltQuench", "glass_at_300K", "glass_pair_counts", "count_transients", "disorder_metrics", "verdict", "plot_schedule", "plateau_evolution", "CRYSTAL_RING_SIZES"]
+__all__ = ["MeltQuench", "glass_at_300K", "glass_pair_counts", "count_restarts", "count_transients",
+           "run_with_restarts", "disorder_metrics", "verdict", "plot_schedule", "plateau_evolution", "CRYSTAL_RING_SIZES"]
 
 #: Ring sizes (Zn + imidazolate members) of the ZIF-4 crystal's cag net.
 CRYSTAL_RING_SIZES = (8, 12, 16)
@@ -111,19 +112,7 @@ class MeltQuench:
             integrity_every=integrity_every, integrity_confirm_fs=integrity_confirm_fs,
             hydrogen_mass_amu=self.hydrogen_mass_amu, calc=calc,
         )
-        while True:
-            status = Path(workdir) / "status.json"
-            state = json.loads(status.read_text()) if status.is_file() else {}
-            if state.get("state") == "stopped":  # a break from an earlier call
-                if not _restart_allowed(workdir, state, restarts_on_break):
-                    raise MDGuardError(f"MD run {workdir} stopped: {state.get('reason')}")
-                run = _restarted(run, workdir, seed, calc, state)
-                continue
-            try:
-                run.run(progress=progress)
-                return Path(workdir)
-            except MDGuardError:
-                continue  # the loop reads the stop from status.json
+        return run_with_restarts(run, workdir, restarts_on_break, seed=seed, calc=calc, progress=progress)
 
     def attempt(self, atoms: Atoms, workdir: str | os.PathLike, **run_kwargs) -> dict:
         """:meth:`run`, reporting a guard stop (e.g. a broken linker) instead of raising.
@@ -253,6 +242,36 @@ def glass_pair_counts(
     tmp.write_text(json.dumps(out))
     os.replace(tmp, summary)
     return out
+
+
+def run_with_restarts(run: MDRun, workdir: str | os.PathLike, restarts_on_break: int, seed: int = 0,
+                      calc=None, progress: bool = True) -> Path:
+    """Run ``run`` to its end; up to ``restarts_on_break`` confirmed linker breaks send it
+    back to its last checkpoint with new velocities instead of ending it.
+
+    For a sampler whose potential has holes (a student that opens a ring the
+    reference keeps closed): each restart draws Maxwell–Boltzmann velocities with
+    seed ``1000 * seed + k`` (:meth:`~zifhelpers.simulation.md.MDRun.redraw_velocities`)
+    and is a row of ``restarts.csv`` (:func:`count_restarts`), so what such a run
+    produced says so. A run found stopped by an earlier call counts the same way.
+    Raises :class:`~zifhelpers.simulation.md.MDGuardError` on any other stop, or
+    a break past the budget. Returns the run folder.
+    """
+    if restarts_on_break < 0:
+        raise ValueError(f"restarts_on_break must be >= 0, got {restarts_on_break}")
+    while True:
+        status = Path(workdir) / "status.json"
+        state = json.loads(status.read_text()) if status.is_file() else {}
+        if state.get("state") == "stopped":  # a break from an earlier call, or just now
+            if not _restart_allowed(workdir, state, restarts_on_break):
+                raise MDGuardError(f"MD run {workdir} stopped: {state.get('reason')}")
+            run = _restarted(run, workdir, seed, calc, state)
+            continue
+        try:
+            run.run(progress=progress)
+            return Path(workdir)
+        except MDGuardError:
+            continue  # the loop reads the stop from status.json
 
 
 def _restart_allowed(workdir, state: dict, budget: int) -> bool:

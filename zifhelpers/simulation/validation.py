@@ -19,8 +19,8 @@ from ase import Atoms
 from ..analysis import linkers, rings
 from ..analysis import structure as analysis
 from ..data.public import load_structure
-from .md import MDRun, Schedule, read_trajectory
-from .meltquench import count_transients
+from .md import MDGuardError, MDRun, Schedule, read_trajectory
+from .meltquench import count_restarts, count_transients, run_with_restarts
 
 __all__ = [
     "reference_on_frames",
@@ -83,6 +83,7 @@ def run_system(
     calc=None,
     hydrogen_mass_amu: float | None = None,
     integrity_confirm_fs: float = 50.0,
+    restarts_on_break: int = 0,
 ) -> Path:
     """Run (or resume) the NVT MD of ``system`` (a :data:`SYSTEMS` entry or its name) with ``spec``.
 
@@ -96,6 +97,10 @@ def run_system(
     ``integrity_confirm_fs``: a linker found broken must stay broken that long
     to stop the run (at 1500 K a C–H bond vibrates past its cutoff; each such
     excursion is a row of ``transients.csv``), as in the melt-quench.
+    ``restarts_on_break``: up to this many confirmed breaks send the run back to
+    its last checkpoint with new velocities
+    (:func:`~zifhelpers.simulation.meltquench.run_with_restarts`; each one a row
+    of ``restarts.csv``); 0: a break ends the run (:class:`MDGuardError`).
     Returns the run folder.
     """
     if isinstance(system, str):  # a name of SYSTEMS
@@ -122,7 +127,12 @@ def run_system(
         hydrogen_mass_amu=hydrogen_mass_amu,
         calc=calc,
     )
-    run.run(progress=progress)
+    try:  # a run stopped by an earlier call goes on from its checkpoint (its guards may have changed)
+        run.run(progress=progress)
+    except MDGuardError:
+        if not restarts_on_break:
+            raise
+        run_with_restarts(run, folder, restarts_on_break, seed=seed, calc=calc, progress=progress)
     return folder
 
 
@@ -192,6 +202,7 @@ def compare_potentials(
     timestep_fs: float = 0.5,
     hydrogen_mass_amu: float | None = None,
     integrity_confirm_fs: float = 50.0,
+    restarts_on_break: int = 0,
 ) -> dict[tuple[str, str], dict]:
     """Run every system of :data:`SYSTEMS` with every potential; measure each run.
 
@@ -204,10 +215,11 @@ def compare_potentials(
     liquid). Returns ``{(label, system): structural_properties(...)}`` over
     the production frames, at each system's temperature. ``calcs``
     optionally maps labels to ASE calculators already loaded for their spec.
-    ``timestep_fs``, ``hydrogen_mass_amu`` and ``integrity_confirm_fs`` (see
-    :func:`run_system`) apply to every run; each result also holds
-    ``transients``, the number of linker-check failures of its run that healed
-    (thermal excursions, not breaks).
+    ``timestep_fs``, ``hydrogen_mass_amu``, ``integrity_confirm_fs`` and
+    ``restarts_on_break`` (see :func:`run_system`) apply to every run; each
+    result also holds ``transients``, the number of linker-check failures of
+    its run that healed (thermal excursions, not breaks), and ``restarts``, the
+    confirmed breaks it was sent back from.
     """
     unknown = [name for name in systems if name not in SYSTEMS]
     if unknown:
@@ -227,11 +239,12 @@ def compare_potentials(
                 frame_every=frame_every, seed=seed, progress=progress,
                 calc=(calcs or {}).get(label), timestep_fs=timestep_fs,
                 hydrogen_mass_amu=hydrogen_mass_amu, integrity_confirm_fs=integrity_confirm_fs,
+                restarts_on_break=restarts_on_break,
             )
             props[label, name] = measured[str(spec), name] = structural_properties(
                 production_frames(folder), system.temperature_K,
                 ring_every=ring_every, pore_every=pore_every,
-            ) | {"transients": count_transients(folder)}
+            ) | {"transients": count_transients(folder), "restarts": count_restarts(folder)}
     return props
 
 
