@@ -109,3 +109,41 @@ class NaNAfter(EMT):
         self.calls += 1
         if self.calls > self.n_ok:
             self.results["forces"] = self.results["forces"] * np.nan
+
+
+@pytest.fixture
+def breaking_runs(monkeypatch):
+    """MDRun faked to stop on a confirmed linker break ``calls["breaks"]`` times, then finish.
+
+    ``redraw_velocities`` logs each restart in ``restarts.csv`` (seed recorded in
+    ``calls["redraw"]``); ``from_workdir`` returns the last run. For testing restart budgets
+    without MD.
+    """
+    import json
+
+    from zifhelpers.simulation.md import MDGuardError, MDRun
+
+    calls = {"run": 0, "redraw": [], "breaks": 2}
+
+    def fake_run(self, progress=True, max_steps=None):
+        calls["run"] += 1
+        calls["self"] = self
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if calls["run"] <= calls["breaks"]:
+            (self.workdir / "status.json").write_text(json.dumps(
+                {"state": "stopped", "step": 5, "reason": "broken linkers: 31/32 intact"}))
+            raise MDGuardError("broken")
+        (self.workdir / "status.json").write_text(json.dumps({"state": "finished"}))
+        return self.trajectory_path
+
+    def fake_redraw(self, seed, reason=""):
+        calls["redraw"].append(seed)
+        log = self.workdir / "restarts.csv"
+        log.write_text((log.read_text() if log.is_file() else "header\n") + f"0,0,5,{seed},{reason}\n")
+        (self.workdir / "status.json").write_text(json.dumps({"state": "paused"}))
+        return 0
+
+    monkeypatch.setattr(MDRun, "run", fake_run)
+    monkeypatch.setattr(MDRun, "redraw_velocities", fake_redraw)
+    monkeypatch.setattr(MDRun, "from_workdir", classmethod(lambda cls, w, calc=None: calls["self"]))
+    return calls

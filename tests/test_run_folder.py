@@ -181,33 +181,11 @@ def test_redrawn_velocities_restart_from_the_last_checkpoint_on_record(tmp_path)
     assert 200 < read_thermo(tmp_path).temperature_K.iloc[11:].mean() < 700  # 400 K target
 
 
-def test_a_melt_quench_restarts_after_a_break_only_within_its_budget(tmp_path, monkeypatch):
+def test_a_melt_quench_restarts_after_a_break_only_within_its_budget(tmp_path, breaking_runs):
     from zifhelpers.simulation import meltquench
     from zifhelpers.simulation.md import MDGuardError
 
-    calls = {"run": 0, "redraw": []}
-
-    def fake_run(self, progress=True, max_steps=None):
-        calls["run"] += 1
-        if calls["run"] <= 2:  # two breaks, then it finishes
-            self.workdir.mkdir(parents=True, exist_ok=True)
-            (self.workdir / "status.json").write_text(json.dumps(
-                {"state": "stopped", "step": 5, "reason": "broken linkers: 31/32 intact"}))
-            raise MDGuardError("broken")
-        (self.workdir / "status.json").write_text(json.dumps({"state": "finished"}))
-        return self.trajectory_path
-
-    def fake_redraw(self, seed, reason=""):
-        calls["redraw"].append(seed)
-        log = self.workdir / "restarts.csv"
-        rows = log.read_text() if log.is_file() else "header\n"
-        log.write_text(rows + f"0,0,5,{seed},{reason}\n")
-        (self.workdir / "status.json").write_text(json.dumps({"state": "paused"}))
-        return 0
-
-    monkeypatch.setattr(MDRun, "run", fake_run)
-    monkeypatch.setattr(MDRun, "redraw_velocities", fake_redraw)
-    monkeypatch.setattr(MDRun, "from_workdir", classmethod(lambda cls, w, calc=None: _run(w)))
+    calls = breaking_runs  # two confirmed breaks, then the run finishes
     protocol = meltquench.MeltQuench(supercell=(1, 1, 1))
     atoms = bulk("Cu", cubic=True)
     with pytest.raises(MDGuardError, match="broken linkers"):  # budget 1, two breaks

@@ -107,33 +107,11 @@ def _forces(atoms, calc):
     return atoms.get_forces()
 
 
-def test_run_system_restarts_a_broken_run_only_within_its_budget(tmp_path, monkeypatch):
-    from zifhelpers.simulation.md import MDGuardError, MDRun
+def test_run_system_restarts_a_broken_run_only_within_its_budget(tmp_path, breaking_runs):
+    from zifhelpers.simulation.md import MDGuardError
     from zifhelpers.simulation.meltquench import count_restarts
 
-    calls = {"run": 0, "redraw": []}
-
-    def fake_run(self, progress=True, max_steps=None):
-        calls["run"] += 1
-        calls["self"] = self
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        if calls["run"] <= 2:  # two confirmed breaks, then it finishes
-            (self.workdir / "status.json").write_text(json.dumps(
-                {"state": "stopped", "step": 5, "reason": "broken linkers: 31/32 intact"}))
-            raise MDGuardError("broken")
-        (self.workdir / "status.json").write_text(json.dumps({"state": "finished"}))
-        return self.trajectory_path
-
-    def fake_redraw(self, seed, reason=""):
-        calls["redraw"].append(seed)
-        log = self.workdir / "restarts.csv"
-        log.write_text((log.read_text() if log.is_file() else "header\n") + f"0,0,5,{seed},{reason}\n")
-        (self.workdir / "status.json").write_text(json.dumps({"state": "paused"}))
-        return 0
-
-    monkeypatch.setattr(MDRun, "run", fake_run)
-    monkeypatch.setattr(MDRun, "redraw_velocities", fake_redraw)
-    monkeypatch.setattr(MDRun, "from_workdir", classmethod(lambda cls, w, calc=None: calls["self"]))
+    calls = breaking_runs  # two confirmed breaks, then the run finishes
     with pytest.raises(MDGuardError):  # no budget: the first break ends it
         validation.run_system("liquid_1500K", "emt", tmp_path / "none", 0.002, seed=3)
     assert calls["redraw"] == []
