@@ -373,3 +373,14 @@ def test_a_damaged_frame_in_the_middle_of_a_trajectory_is_an_error_not_a_silent_
     # a frame being written (no final newline) is still ignored
     path.write_text("".join(lines) + "108\nLattice=")
     assert len(read_trajectory(path)) == 4
+
+
+def test_count_transients_and_restarts_read_csv_rows(tmp_path):
+    from zifhelpers.simulation import md, meltquench
+
+    assert md.count_transients(tmp_path) == 0 and md.count_restarts(tmp_path) == 0
+    (tmp_path / "transients.csv").write_text("step,time_ps,healed_step,what\n10,0.1,12,C-H\n"
+                                             "30,0.3,31,C-H\n\n")
+    (tmp_path / "restarts.csv").write_text("step,seed,reason\n500,1001,broken linkers\n")
+    assert md.count_transients(tmp_path) == 2 and md.count_restarts(tmp_path) == 1
+    assert meltquench.count_transients is md.count_transients  # the notebooks' import still works

@@ -121,13 +121,6 @@ def test_heavier_hydrogens_are_used_by_the_run_and_recorded(tmp_path):
     assert density(frame) == pytest.approx(density(crystal), rel=1e-9)
 
 
-def test_count_transients(tmp_path):
-    assert meltquench.count_transients(tmp_path) == 0
-    (tmp_path / "transients.csv").write_text("step,time_ps,healed_step,what\n10,0.1,12,C-H\n"
-                                             "30,0.3,31,C-H\n")
-    assert meltquench.count_transients(tmp_path) == 2
-
-
 def test_glass_at_300K_is_one_resumable_production_stage(tmp_path):
     from ase.calculators.lj import LennardJones
 

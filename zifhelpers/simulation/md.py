@@ -75,6 +75,9 @@ __all__ = [
     "check_md_structure",
     "read_trajectory",
     "read_thermo",
+    "run_with_restarts",
+    "count_restarts",
+    "count_transients",
 ]
 
 EV_PER_A3_TO_GPA = 160.21766208
@@ -1106,3 +1109,64 @@ class MDRun:
         self._pending_state = self._dyn_state(dyn) if dyn is not None else self._pending_state
         self._write_status("finished" if self.step == total else "paused")
         return self.trajectory_path
+
+
+def run_with_restarts(run: MDRun, workdir: str | os.PathLike, restarts_on_break: int, seed: int = 0,
+                      calc=None, progress: bool = True) -> Path:
+    """Run ``run`` to its end; up to ``restarts_on_break`` confirmed linker breaks send it
+    back to its last checkpoint with new velocities instead of ending it.
+
+    For a sampler whose potential has holes (a student that opens a ring the
+    reference keeps closed): each restart draws Maxwell–Boltzmann velocities with
+    seed ``1000 * seed + k`` (:meth:`MDRun.redraw_velocities`)
+    and is a row of ``restarts.csv`` (:func:`count_restarts`), so what such a run
+    produced says so. A run found stopped by an earlier call counts the same way.
+    Raises :class:`MDGuardError` on any other stop, or
+    a break past the budget. Returns the run folder.
+    """
+    if restarts_on_break < 0:
+        raise ValueError(f"restarts_on_break must be >= 0, got {restarts_on_break}")
+    while True:
+        status = Path(workdir) / "status.json"
+        state = json.loads(status.read_text()) if status.is_file() else {}
+        if state.get("state") == "stopped":  # a break from an earlier call, or just now
+            if not _restart_allowed(workdir, state, restarts_on_break):
+                raise MDGuardError(f"MD run {workdir} stopped: {state.get('reason')}")
+            run = _restarted(run, workdir, seed, calc, state)
+            continue
+        try:
+            run.run(progress=progress)
+            return Path(workdir)
+        except MDGuardError:
+            continue  # the loop reads the stop from status.json
+
+
+def _restart_allowed(workdir, state: dict, budget: int) -> bool:
+    return "broken linkers" in state.get("reason", "") and count_restarts(workdir) < budget
+
+
+def _restarted(run: MDRun, workdir, seed: int, calc, state: dict) -> MDRun:
+    k = count_restarts(workdir) + 1
+    run = MDRun.from_workdir(workdir, calc=calc)
+    run.redraw_velocities(seed=1000 * int(seed) + k, reason=state.get("reason", ""))
+    return MDRun.from_workdir(workdir, calc=calc)
+
+
+def _csv_rows(path: Path) -> int:
+    """Data rows of a run-folder CSV log (its header not counted); 0 when absent."""
+    if not path.is_file():
+        return 0
+    with open(path) as handle:
+        return max(0, sum(1 for line in handle if line.strip()) - 1)
+
+
+def count_restarts(workdir: str | os.PathLike) -> int:
+    """How many times a run went back to a checkpoint with new velocities after a
+    confirmed linker break (``restarts.csv`` rows; see :func:`run_with_restarts`)."""
+    return _csv_rows(Path(workdir) / "restarts.csv")
+
+
+def count_transients(workdir: str | os.PathLike) -> int:
+    """How many linker-check failures of a run healed (``transients.csv`` rows):
+    thermal excursions of a bond past its cutoff, not breaks."""
+    return _csv_rows(Path(workdir) / "transients.csv")

@@ -17,7 +17,16 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from .md import MDGuardError, MDRun, Schedule, read_thermo, read_trajectory
+from .md import (  # count_*, run_with_restarts re-exported for the notebooks
+    MDGuardError,
+    MDRun,
+    Schedule,
+    count_restarts,
+    count_transients,
+    read_thermo,
+    read_trajectory,
+    run_with_restarts,
+)
 
 __all__ = ["MeltQuench", "glass_at_300K", "glass_pair_counts", "count_restarts", "count_transients",
            "run_with_restarts", "disorder_metrics", "verdict", "plot_schedule", "plateau_evolution", "CRYSTAL_RING_SIZES"]
@@ -242,67 +251,6 @@ def glass_pair_counts(
     tmp.write_text(json.dumps(out))
     os.replace(tmp, summary)
     return out
-
-
-def run_with_restarts(run: MDRun, workdir: str | os.PathLike, restarts_on_break: int, seed: int = 0,
-                      calc=None, progress: bool = True) -> Path:
-    """Run ``run`` to its end; up to ``restarts_on_break`` confirmed linker breaks send it
-    back to its last checkpoint with new velocities instead of ending it.
-
-    For a sampler whose potential has holes (a student that opens a ring the
-    reference keeps closed): each restart draws Maxwell–Boltzmann velocities with
-    seed ``1000 * seed + k`` (:meth:`~zifhelpers.simulation.md.MDRun.redraw_velocities`)
-    and is a row of ``restarts.csv`` (:func:`count_restarts`), so what such a run
-    produced says so. A run found stopped by an earlier call counts the same way.
-    Raises :class:`~zifhelpers.simulation.md.MDGuardError` on any other stop, or
-    a break past the budget. Returns the run folder.
-    """
-    if restarts_on_break < 0:
-        raise ValueError(f"restarts_on_break must be >= 0, got {restarts_on_break}")
-    while True:
-        status = Path(workdir) / "status.json"
-        state = json.loads(status.read_text()) if status.is_file() else {}
-        if state.get("state") == "stopped":  # a break from an earlier call, or just now
-            if not _restart_allowed(workdir, state, restarts_on_break):
-                raise MDGuardError(f"MD run {workdir} stopped: {state.get('reason')}")
-            run = _restarted(run, workdir, seed, calc, state)
-            continue
-        try:
-            run.run(progress=progress)
-            return Path(workdir)
-        except MDGuardError:
-            continue  # the loop reads the stop from status.json
-
-
-def _restart_allowed(workdir, state: dict, budget: int) -> bool:
-    return "broken linkers" in state.get("reason", "") and count_restarts(workdir) < budget
-
-
-def _restarted(run: MDRun, workdir, seed: int, calc, state: dict) -> MDRun:
-    k = count_restarts(workdir) + 1
-    run = MDRun.from_workdir(workdir, calc=calc)
-    run.redraw_velocities(seed=1000 * int(seed) + k, reason=state.get("reason", ""))
-    return MDRun.from_workdir(workdir, calc=calc)
-
-
-def count_restarts(workdir: str | os.PathLike) -> int:
-    """How many times a run went back to a checkpoint with new velocities after a
-    confirmed linker break (``restarts.csv`` rows; see ``MeltQuench.run``)."""
-    path = Path(workdir) / "restarts.csv"
-    if not path.is_file():
-        return 0
-    with open(path) as handle:
-        return max(0, sum(1 for line in handle if line.strip()) - 1)
-
-
-def count_transients(workdir: str | os.PathLike) -> int:
-    """How many linker-check failures of a run healed (``transients.csv`` rows):
-    thermal excursions of a bond past its cutoff, not breaks."""
-    path = Path(workdir) / "transients.csv"
-    if not path.is_file():
-        return 0
-    with open(path) as handle:
-        return max(0, sum(1 for line in handle if line.strip()) - 1)
 
 
 def disorder_metrics(atoms: Atoms, initial: Atoms | None = None) -> dict[str, float]:

@@ -67,7 +67,7 @@ def linker_breaking_scan(start: Atoms, temperatures_K, duration_ps: float,
     """
     import pandas as pd
 
-    from .meltquench import count_transients
+    from .md import count_transients
 
     temperatures_K, seeds = list(temperatures_K), list(seeds)
     if not temperatures_K:

@@ -19,8 +19,15 @@ from ase import Atoms
 from ..analysis import linkers, rings
 from ..analysis import structure as analysis
 from ..data.public import load_structure
-from .md import MDGuardError, MDRun, Schedule, read_trajectory
-from .meltquench import count_restarts, count_transients, run_with_restarts
+from .md import (
+    MDGuardError,
+    MDRun,
+    Schedule,
+    count_restarts,
+    count_transients,
+    read_trajectory,
+    run_with_restarts,
+)
 
 __all__ = [
     "reference_on_frames",
@@ -99,7 +106,7 @@ def run_system(
     excursion is a row of ``transients.csv``), as in the melt-quench.
     ``restarts_on_break``: up to this many confirmed breaks send the run back to
     its last checkpoint with new velocities
-    (:func:`~zifhelpers.simulation.meltquench.run_with_restarts`; each one a row
+    (:func:`~zifhelpers.simulation.md.run_with_restarts`; each one a row
     of ``restarts.csv``); 0: a break ends the run (:class:`MDGuardError`).
     Returns the run folder.
     """
