@@ -108,8 +108,7 @@ def _forces(atoms, calc):
 
 
 def test_run_system_restarts_a_broken_run_only_within_its_budget(tmp_path, breaking_runs):
-    from zifhelpers.simulation.md import MDGuardError
-    from zifhelpers.simulation.meltquench import count_restarts
+    from zifhelpers.simulation.md import MDGuardError, count_restarts
 
     calls = breaking_runs  # two confirmed breaks, then the run finishes
     with pytest.raises(MDGuardError):  # no budget: the first break ends it
